@@ -1,0 +1,1 @@
+"""budai_async."""

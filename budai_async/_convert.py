@@ -1,0 +1,240 @@
+"""The one cattrs converter for wire models, and the mapping from the real BudAI gateway's shapes.
+
+The local server answers in our own shape; a real BudAI deployment answers with uppercase statuses,
+`execution_id`, `workflow_id`, `final_outputs`, `error_info` and plain-list pages. `normalize_*` turn
+those into our shape before structuring, so every caller sees one model whichever server answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
+
+from budai_async.models import (
+    Action,
+    CallbackEvent,
+    Execution,
+    LogEntry,
+    Page,
+    Pipeline,
+    StepRun,
+    ValidationIssue,
+    ValidationResult,
+)
+
+__all__ = [
+    "converter",
+    "make_converter",
+    "normalize_execution",
+    "normalize_pipeline",
+    "parse_datetime",
+    "structure_execution",
+    "structure_page",
+    "to_json_dict",
+]
+
+T = TypeVar("T")
+
+_MODELS: tuple[type[Any], ...] = (
+    Action,
+    CallbackEvent,
+    Execution,
+    LogEntry,
+    Pipeline,
+    StepRun,
+    ValidationIssue,
+    ValidationResult,
+)
+
+
+def parse_datetime(value: Any) -> datetime:
+    """Parse an ISO-8601 string (``Z`` accepted) or epoch seconds into an aware datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC)
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise ValueError(f"not a datetime: {value!r}")
+
+
+def format_datetime(value: datetime) -> str:
+    """ISO-8601 in UTC with a trailing ``Z``, the form the server writes."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def make_converter() -> cattrs.Converter:
+    """Build the converter: datetimes as ISO strings, unknown keys ignored, None-safe optionals."""
+    conv = cattrs.Converter()
+    conv.register_structure_hook(datetime, lambda value, _type: parse_datetime(value))
+    conv.register_unstructure_hook(datetime, format_datetime)
+    for model in _MODELS:
+        conv.register_structure_hook(model, make_dict_structure_fn(model, conv))
+        conv.register_unstructure_hook(model, make_dict_unstructure_fn(model, conv))
+    conv.register_structure_hook(Execution, _structure_via(normalize_execution, Execution, conv))
+    conv.register_structure_hook(Pipeline, _structure_via(normalize_pipeline, Pipeline, conv))
+    return conv
+
+
+def _structure_via(
+    normalize: Callable[[Mapping[str, Any]], dict[str, Any]], model: type[T], conv: cattrs.Converter
+) -> Callable[[Any, Any], T]:
+    base = make_dict_structure_fn(model, conv)
+
+    def structure(value: Any, _type: Any) -> T:
+        return base(normalize(value), model)
+
+    return structure
+
+
+def _progress(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _error_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        for key in ("error", "message", "detail"):
+            if isinstance(value.get(key), str):
+                return str(value[key])
+    return str(value)
+
+
+def _steps_from_gateway(items: list[Any]) -> dict[str, Any]:
+    steps: dict[str, Any] = {}
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        step_id = item.get("step_id") or item.get("id")
+        steps[str(step_id)] = {
+            "status": item.get("status", "pending"),
+            "output": item.get("outputs", item.get("output")),
+            "error": _error_text(item.get("error_message", item.get("error"))),
+            "attempts": int(item.get("retry_count", 0)) + 1 if "retry_count" in item else item.get("attempts", 0),
+            "started_at": item.get("start_time", item.get("started_at")),
+            "completed_at": item.get("end_time", item.get("completed_at")),
+        }
+    return steps
+
+
+def normalize_execution(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Map a gateway execution (or a progress view) onto our field names; ours pass through."""
+    if "execution" in data and isinstance(data["execution"], Mapping):  # GET .../progress
+        merged = normalize_execution(data["execution"])
+        if isinstance(data.get("steps"), list):
+            merged["steps"] = _steps_from_gateway(data["steps"])
+        agg = data.get("aggregated_progress")
+        if isinstance(agg, Mapping):
+            merged.setdefault("completed_steps", agg.get("completed_steps", 0))
+            merged.setdefault("total_steps", agg.get("total_steps", 0))
+        return merged
+    out = dict(data)
+    if "id" not in out and "execution_id" in out:
+        out["id"] = out["execution_id"]
+    if "pipeline_id" not in out:
+        definition = out.get("pipeline_definition")
+        workflow = out.get("workflow_id") or (
+            definition.get("workflow_id") if isinstance(definition, Mapping) else None
+        )
+        out["pipeline_id"] = workflow
+    if "outputs" not in out and "final_outputs" in out:
+        out["outputs"] = out["final_outputs"]
+    if out.get("outputs") is None:
+        out["outputs"] = {}
+    if "error" not in out and "error_info" in out:
+        out["error"] = out["error_info"]
+    out["error"] = _error_text(out.get("error"))
+    if "started_at" not in out and "start_time" in out:
+        out["started_at"] = out["start_time"]
+    if "completed_at" not in out and "end_time" in out:
+        out["completed_at"] = out["end_time"]
+    if "progress" not in out and "progress_percentage" in out:
+        out["progress"] = out["progress_percentage"]
+    out["progress"] = _progress(out.get("progress", 0.0))
+    if isinstance(out.get("steps"), list):
+        out["steps"] = _steps_from_gateway(out["steps"])
+    if out.get("params") is None:
+        definition = out.get("pipeline_definition")
+        out["params"] = definition.get("params", {}) if isinstance(definition, Mapping) else {}
+    for key in ("tags", "steps", "callbacks"):
+        if out.get(key) is None:
+            out.pop(key, None)
+    if out.get("priority") is None:
+        out.pop("priority", None)
+    return out
+
+
+def normalize_pipeline(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Map a gateway pipeline (`dag`, string version) onto ours."""
+    out = dict(data)
+    if "definition" not in out and "dag" in out:
+        out["definition"] = out["dag"]
+    if out.get("definition") is None:
+        out["definition"] = {}
+    try:
+        out["version"] = int(out.get("version", 1))
+    except (TypeError, ValueError):
+        out["version"] = 1
+    if out.get("tags") is None:
+        out.pop("tags", None)
+    if not out.get("step_count"):
+        steps = out["definition"].get("steps") if isinstance(out["definition"], Mapping) else None
+        out["step_count"] = len(steps) if isinstance(steps, list) else 0
+    return out
+
+
+def make_page_reader(conv: cattrs.Converter) -> Callable[[Any, type[T]], Page[T]]:
+    """Read a page in our shape, the gateway's `{executions, pagination}`, or a plain JSON list."""
+
+    def read(data: Any, item_type: type[T]) -> Page[T]:
+        if isinstance(data, list):
+            items = [conv.structure(item, item_type) for item in data]
+            return Page(items=items, total=None, limit=None, offset=None)
+        if not isinstance(data, Mapping):
+            raise ValueError(f"expected a page object, got {type(data).__name__}")
+        raw_items = data.get("items")
+        if raw_items is None:
+            raw_items = next((v for k, v in data.items() if isinstance(v, list) and k != "errors"), [])
+        items = [conv.structure(item, item_type) for item in raw_items]
+        pagination = data.get("pagination") if isinstance(data.get("pagination"), Mapping) else None
+        if pagination is not None:
+            size = pagination.get("page_size")
+            page = pagination.get("page", 1)
+            return Page(
+                items=items,
+                total=pagination.get("total_count"),
+                limit=size,
+                offset=(page - 1) * size if isinstance(size, int) and isinstance(page, int) else None,
+            )
+        return Page(
+            items=items,
+            total=data.get("total"),
+            limit=data.get("limit"),
+            offset=data.get("offset"),
+            next_cursor=data.get("next_cursor"),
+        )
+
+    return read
+
+
+converter = make_converter()
+structure_page = make_page_reader(converter)
+
+
+def structure_execution(data: Any) -> Execution:
+    """Structure one execution in either shape."""
+    return converter.structure(data, Execution)
+
+
+def to_json_dict(model: Any) -> Any:
+    """Unstructure a model (or list of models) into JSON-ready data."""
+    return converter.unstructure(model)

@@ -1,0 +1,224 @@
+"""Wire models shared by the SDK, the local server and the receiver.
+
+Frozen, keyword-only attrs classes; `budai_async._convert.converter` turns them to and from JSON-ready
+dicts. Enumerations are `str` enums that keep values they do not know (forward compatible), so
+``execution.status == "completed"`` works and a new server status never breaks parsing.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+__all__ = [
+    "Action",
+    "CallbackEvent",
+    "Execution",
+    "ExecutionStatus",
+    "LogEntry",
+    "LogLevel",
+    "Page",
+    "Pipeline",
+    "Priority",
+    "StepRun",
+    "StepStatus",
+    "ValidationIssue",
+    "ValidationResult",
+]
+
+T = TypeVar("T")
+
+
+class _OpenStrEnum(str, enum.Enum):
+    """A str enum that keeps unknown values instead of raising, so new server values parse."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, str):
+            return None
+        lowered = value.lower()
+        for member in cls:
+            if member.value == lowered:
+                return member
+        pseudo = str.__new__(cls, lowered)
+        pseudo._name_ = lowered.upper()
+        pseudo._value_ = lowered
+        return pseudo
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class ExecutionStatus(_OpenStrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the execution can no longer change."""
+        return self not in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+
+
+TERMINAL_STATUSES = frozenset(
+    {ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED, ExecutionStatus.TIMEOUT}
+)
+
+
+class StepStatus(_OpenStrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+
+
+class Priority(_OpenStrEnum):
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class LogLevel(_OpenStrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@attrs.frozen(kw_only=True)
+class Pipeline:
+    """A stored pipeline; `definition` is the JSON DAG exactly as submitted."""
+
+    id: str
+    name: str
+    description: str | None = None
+    definition: dict[str, Any] = attrs.field(factory=dict)
+    tags: list[str] = attrs.field(factory=list)
+    status: str = "active"
+    version: int = 1
+    step_count: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StepRun:
+    """One step's state inside an execution."""
+
+    status: StepStatus = StepStatus.PENDING
+    output: Any = None
+    error: str | None = None
+    attempts: int = 0
+    skip_reason: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_seconds: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Execution:
+    """One run of a pipeline (or of an ephemeral definition when `pipeline_id` is None)."""
+
+    id: str
+    pipeline_id: str | None = None
+    status: ExecutionStatus = ExecutionStatus.PENDING
+    priority: Priority = Priority.NORMAL
+    params: dict[str, Any] = attrs.field(factory=dict)
+    tags: list[str] = attrs.field(factory=list)
+    outputs: dict[str, Any] = attrs.field(factory=dict)
+    error: str | None = None
+    steps: dict[str, StepRun] = attrs.field(factory=dict)
+    progress: float = 0.0
+    completed_steps: int = 0
+    total_steps: int = 0
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_seconds: float | None = None
+    cpu_seconds: float | None = None
+    peak_memory_mb: float | None = None
+    retry_of: str | None = None
+    timeout_seconds: float | None = None
+    callbacks: dict[str, str] = attrs.field(factory=dict)
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the execution has ended (completed, failed, cancelled or timeout)."""
+        return self.status in TERMINAL_STATUSES
+
+
+@attrs.frozen(kw_only=True)
+class LogEntry:
+    """One log line of an execution; `seq` is 1, 2, 3 ... per execution and orders the stream."""
+
+    seq: int
+    timestamp: datetime
+    level: LogLevel = LogLevel.INFO
+    message: str = ""
+    step_id: str | None = None
+    execution_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Action:
+    """A catalogue entry: an action type with the JSON schema of its params and its output keys."""
+
+    type: str
+    description: str = ""
+    aliases: list[str] = attrs.field(factory=list)
+    params_schema: dict[str, Any] = attrs.field(factory=dict)
+    outputs: list[str] = attrs.field(factory=list)
+    category: str = "builtin"
+
+
+@attrs.frozen(kw_only=True)
+class ValidationIssue:
+    """One fault of a definition; `path` is a JSON path such as ``$.steps[1].params.model_id``."""
+
+    path: str
+    message: str
+    code: str = "invalid"
+
+
+@attrs.frozen(kw_only=True)
+class ValidationResult:
+    valid: bool
+    errors: list[ValidationIssue] = attrs.field(factory=list)
+    warnings: list[ValidationIssue] = attrs.field(factory=list)
+
+
+@attrs.frozen(kw_only=True)
+class Page(Generic[T]):
+    """One page of a list call."""
+
+    items: list[T]
+    total: int | None = None
+    limit: int | None = None
+    offset: int | None = None
+    next_cursor: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CallbackEvent:
+    """The body of an `on_complete` / `on_failure` callback (DESIGN §6)."""
+
+    type: str
+    execution_id: str
+    pipeline_id: str | None = None
+    status: ExecutionStatus = ExecutionStatus.COMPLETED
+    outputs: dict[str, Any] = attrs.field(factory=dict)
+    error: str | None = None
+    tags: list[str] = attrs.field(factory=list)
+    params: dict[str, Any] = attrs.field(factory=dict)
+    completed_at: datetime | None = None
+    duration_seconds: float | None = None
