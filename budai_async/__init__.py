@@ -1,1 +1,81 @@
-"""budai_async."""
+"""budai_async: the asyncio SDK for BudAI pipelines.
+
+``async with AsyncBudClient() as client: await client.executions.create(pipeline_id, wait=True)``
+
+`RetryPolicy` is how the client retries HTTP calls; `Retry` is a pipeline step's retry in the DSL
+(`PipelineBuilder`, `actions`, `params`).
+"""
+
+from budai_async._http import Timeout
+from budai_async._retry import RetryPolicy
+from budai_async._version import __version__
+from budai_async.client import AsyncBudClient
+from budai_async.dsl import PipelineBuilder, Retry, actions, params
+from budai_async.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    BudError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    TimeoutError,
+    UnprocessableEntityError,
+    ValidationError,
+)
+from budai_async.models import (
+    Action,
+    Execution,
+    ExecutionStatus,
+    LogEntry,
+    LogLevel,
+    Pipeline,
+    Priority,
+    StepRun,
+    StepStatus,
+    ValidationIssue,
+    ValidationResult,
+)
+from budai_async.pagination import AsyncPager, PageList
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "Action",
+    "AsyncBudClient",
+    "AsyncPager",
+    "AuthenticationError",
+    "BadRequestError",
+    "BudError",
+    "ConflictError",
+    "Execution",
+    "ExecutionStatus",
+    "InternalServerError",
+    "LogEntry",
+    "LogLevel",
+    "NotFoundError",
+    "PageList",
+    "PermissionDeniedError",
+    "Pipeline",
+    "PipelineBuilder",
+    "Priority",
+    "RateLimitError",
+    "Retry",
+    "RetryPolicy",
+    "StepRun",
+    "StepStatus",
+    "Timeout",
+    "TimeoutError",
+    "UnprocessableEntityError",
+    "ValidationError",
+    "ValidationIssue",
+    "ValidationResult",
+    "__version__",
+    "actions",
+    "params",
+]

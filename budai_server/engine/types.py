@@ -52,7 +52,19 @@ StepReporter = Callable[[str, StepState], Awaitable[None]]
 
 @attrs.define(kw_only=True)
 class RunContext:
-    """Everything the runner needs for one execution."""
+    """Everything the runner needs for one execution.
+
+    Reporting: `report_step` receives the runner's own mutable `StepState`; copy or serialise it before
+    the call returns (the runner keeps changing that object).
+
+    Cancellation: to cancel an execution, cancel the task running ``runner.run(ctx)``. The runner
+    absorbs that one cancellation (``Task.uncancel``), cancels its running steps, ends every
+    unfinished step (running ones ``cancelled``, not-started ones ``skipped`` with reason
+    ``execution_cancelled``), reports them, and still returns a `RunResult` with status
+    ``"cancelled"``. A second cancel during that clean-up propagates as `CancelledError`.
+    `timeout_seconds` is enforced by the runner itself: running steps end ``timeout`` and the result
+    status is ``"timeout"``.
+    """
 
     execution_id: str
     definition: Mapping[str, Any]

@@ -1,0 +1,31 @@
+"""Timing of `executions.wait`: how long each long-poll asks for, and the fallback when a server ignores it.
+
+Pure functions, so the wait loop in `resources/executions.py` only sends requests and sleeps.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LONG_POLL_MAX_SECONDS", "fallback_poll_delay", "long_poll_seconds", "server_ignored_wait"]
+
+LONG_POLL_MAX_SECONDS = 30.0
+_MIN_POLL_SECONDS = 0.01
+
+
+def long_poll_seconds(remaining: float | None, *, max_chunk: float = LONG_POLL_MAX_SECONDS) -> float:
+    """The `?wait=` of the next long-poll: up to `max_chunk`, never past the caller's deadline."""
+    if remaining is None:
+        return max_chunk
+    return round(max(min(remaining, max_chunk), _MIN_POLL_SECONDS), 3)
+
+
+def server_ignored_wait(*, requested: float, elapsed: float, changed: bool) -> bool:
+    """True when a long-poll came back early with nothing new: the server does not support `?wait`.
+
+    Our server returns early only when the execution ends; the real gateway answers at once.
+    """
+    return not changed and elapsed < requested / 2
+
+
+def fallback_poll_delay(polls: int, *, base: float = 0.25, cap: float = 5.0) -> float:
+    """Pause between plain polls (for servers without long-poll): doubling from `base` up to `cap`."""
+    return float(min(cap, base * (2 ** max(polls, 0))))

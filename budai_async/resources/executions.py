@@ -1,0 +1,367 @@
+"""`client.executions`: start, read, list, wait for, cancel and retry executions.
+
+Kept to the single-execution calls; fan-out (`create_many`, `wait_all`, `as_completed`) lives in
+`budai_async.batch`, and log reading in `budai_async.logs` (reached through `logs()` here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from collections.abc import Awaitable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from budai_async._convert import format_datetime
+from budai_async._http import TimeoutLike
+from budai_async._polling import fallback_poll_delay, long_poll_seconds, server_ignored_wait
+from budai_async.errors import APIStatusError, TimeoutError, ValidationError
+from budai_async.models import Execution, LogEntry, Page, Priority
+from budai_async.pagination import AsyncPager
+from budai_async.resources._base import (
+    DefinitionLike,
+    Resource,
+    definition_dict,
+    parse,
+    parse_page,
+    segment,
+    unsupported,
+)
+
+if TYPE_CHECKING:
+    from budai_async import batch as _batch
+    from budai_async.logs import FollowOptions, LogStream, SinceLike
+
+__all__ = ["DateLike", "ExecutionsResource"]
+
+DateLike = str | date | datetime
+_LONG_POLL_MARGIN_SECONDS = 10.0
+
+
+def _date_text(value: DateLike, name: str) -> str:
+    """Query text for a date filter: strings as given, dates as ISO days, datetimes in UTC (naive = UTC)."""
+    if isinstance(value, datetime):
+        return format_datetime(value if value.tzinfo else value.replace(tzinfo=UTC))
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str) and value:
+        return value
+    raise ValidationError(f"{name} must be a date, a datetime or an ISO string, got {value!r}")
+
+
+def _run_options(
+    *,
+    params: Mapping[str, Any] | None,
+    priority: Priority | str | None,
+    callbacks: Mapping[str, str] | None,
+    tags: Sequence[str] | None,
+    timeout_seconds: float | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"params": dict(params or {})}
+    if priority is not None:
+        body["priority"] = str(priority)
+    if callbacks is not None:
+        body["callbacks"] = dict(callbacks)
+    if tags is not None:
+        if isinstance(tags, str):
+            raise ValidationError("tags must be a list of strings, not one string")
+        body["tags"] = builtins.list(tags)
+    if timeout_seconds is not None:
+        body["timeout_seconds"] = timeout_seconds
+    return body
+
+
+def _check_wait(wait: bool, timeout: float | None) -> None:
+    if timeout is not None and not wait:
+        raise ValidationError(
+            "timeout= is how long wait=True waits; pass wait=True, or timeout_seconds= for the "
+            "server-side execution limit, or client.with_options(timeout=...) for HTTP timeouts"
+        )
+    if timeout is not None and timeout <= 0:
+        raise ValidationError(f"timeout must be > 0 seconds, got {timeout!r}")
+
+
+class ExecutionsResource(Resource):
+    """Executions (``/budpipeline/executions`` and ``/budpipeline/{id}/execute``)."""
+
+    async def create(
+        self,
+        pipeline_id: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        wait: bool = False,
+        timeout: float | None = None,  # noqa: ASYNC109 - the guide's wait deadline
+        priority: Priority | str | None = None,
+        callbacks: Mapping[str, str] | None = None,
+        tags: Sequence[str] | None = None,
+        timeout_seconds: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Execution:
+        """Start a pipeline; with ``wait=True`` return it once it has ended.
+
+        `timeout` is how long ``wait=True`` waits on this side: past it, budai_async.TimeoutError
+        (a builtin TimeoutError too) is raised with `execution_id`, and the execution keeps running.
+        `timeout_seconds` is the server-side limit after which the server stops the execution.
+        Retried attempts reuse one Idempotency-Key, so the server starts the run once.
+        Raises NotFoundError for an unknown pipeline, UnprocessableEntityError for bad params.
+        """
+        _check_wait(wait, timeout)
+        body = _run_options(
+            params=params, priority=priority, callbacks=callbacks, tags=tags, timeout_seconds=timeout_seconds
+        )
+        path = f"/budpipeline/{segment(pipeline_id, 'pipeline_id')}/execute"
+        data = await self._client.request("POST", path, json_body=body, idempotency_key=idempotency_key)
+        return await self._finish(parse(data, Execution), wait=wait, deadline_in=timeout)
+
+    async def run_ephemeral(
+        self,
+        pipeline_definition: DefinitionLike,
+        *,
+        params: Mapping[str, Any] | None = None,
+        wait: bool = False,
+        timeout: float | None = None,  # noqa: ASYNC109 - the guide's wait deadline
+        priority: Priority | str | None = None,
+        callbacks: Mapping[str, str] | None = None,
+        tags: Sequence[str] | None = None,
+        timeout_seconds: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Execution:
+        """Run a definition without storing it (`pipeline_id` is None); same options as `create`."""
+        _check_wait(wait, timeout)
+        body = _run_options(
+            params=params, priority=priority, callbacks=callbacks, tags=tags, timeout_seconds=timeout_seconds
+        )
+        body["pipeline_definition"] = definition_dict(pipeline_definition, "pipeline_definition")
+        data = await self._client.request(
+            "POST", "/budpipeline/run", json_body=body, idempotency_key=idempotency_key
+        )
+        return await self._finish(parse(data, Execution), wait=wait, deadline_in=timeout)
+
+    async def get(self, execution_id: str) -> Execution:
+        """One execution with its steps, outputs and metrics; raises NotFoundError."""
+        return parse(await self._client.request("GET", self._path(execution_id)), Execution)
+
+    def list(
+        self,
+        *,
+        pipeline_id: str | None = None,
+        status: str | Sequence[str] | None = None,
+        created_after: DateLike | None = None,
+        created_before: DateLike | None = None,
+        tags: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        sort_by: str | None = None,
+        sort_order: str | None = None,
+    ) -> AsyncPager[Execution]:
+        """Executions matching every filter given (tags: all of them); await for a page, iterate for all."""
+        query: builtins.list[tuple[str, str]] = []
+        if pipeline_id is not None:
+            query.append(("pipeline_id", pipeline_id))
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else builtins.list(status)
+            query.extend(("status", str(item)) for item in statuses)
+        if created_after is not None:
+            query.append(("created_after", _date_text(created_after, "created_after")))
+        if created_before is not None:
+            query.append(("created_before", _date_text(created_before, "created_before")))
+        if tags is not None:
+            if isinstance(tags, str):
+                raise ValidationError("tags must be a list of strings, not one string")
+            query.extend(("tags", tag) for tag in tags)
+        if sort_by is not None:
+            query.append(("sort_by", sort_by))
+        if sort_order is not None:
+            query.append(("sort_order", sort_order))
+        return AsyncPager(self._fetch_page, query, limit=limit, offset=offset)
+
+    async def _fetch_page(self, query: builtins.list[tuple[str, str]]) -> Page[Execution]:
+        data = await self._client.request("GET", "/budpipeline/executions", params=query)
+        return parse_page(data, Execution)
+
+    async def cancel(self, execution_id: str) -> Execution:
+        """Cancel a pending or running execution; raises ConflictError if it had already ended."""
+        try:
+            data = await self._client.request("POST", f"{self._path(execution_id)}/cancel")
+        except APIStatusError as error:
+            raise unsupported(error, "executions.cancel") from error
+        return parse(data, Execution)
+
+    async def retry(
+        self,
+        execution_id: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        wait: bool = False,
+        timeout: float | None = None,  # noqa: ASYNC109 - the guide's wait deadline
+        idempotency_key: str | None = None,
+    ) -> Execution:
+        """Start a new execution of the same pipeline (`retry_of` set), with the old or new `params`."""
+        _check_wait(wait, timeout)
+        body: dict[str, Any] = {} if params is None else {"params": dict(params)}
+        try:
+            data = await self._client.request(
+                "POST", f"{self._path(execution_id)}/retry", json_body=body, idempotency_key=idempotency_key
+            )
+        except APIStatusError as error:
+            raise unsupported(error, "executions.retry") from error
+        return await self._finish(parse(data, Execution), wait=wait, deadline_in=timeout)
+
+    async def progress(self, execution_id: str) -> Execution:
+        """The execution from the progress view (per-step states and step counts)."""
+        return parse(await self._client.request("GET", f"{self._path(execution_id)}/progress"), Execution)
+
+    async def wait(
+        self,
+        execution_id: str,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - the guide's wait deadline
+    ) -> Execution:
+        """Wait until the execution ends and return it, using the server's long-poll.
+
+        Raises budai_async.TimeoutError after `timeout` seconds (None: no limit); the execution
+        keeps running. On a server without long-poll it falls back to polling with backoff.
+        """
+        _check_wait(True, timeout)
+        return await self._wait_from(None, execution_id, timeout)
+
+    # ------------------------------------------------------------------ hooks into other modules
+    # Logs live in `budai_async.logs` and fan-out in `budai_async.batch`; these methods only
+    # delegate (imported on call, so websockets stay off the import path and no cycle forms).
+
+    @overload
+    def logs(
+        self,
+        execution_id: str,
+        *,
+        level: str | None = ...,
+        step_id: str | None = ...,
+        since: SinceLike | None = ...,
+        follow: Literal[False] = ...,
+        after_seq: int = ...,
+        options: FollowOptions | None = ...,
+    ) -> Awaitable[builtins.list[LogEntry]]: ...
+
+    @overload
+    def logs(
+        self,
+        execution_id: str,
+        *,
+        level: str | None = ...,
+        step_id: str | None = ...,
+        since: SinceLike | None = ...,
+        follow: Literal[True],
+        after_seq: int = ...,
+        options: FollowOptions | None = ...,
+    ) -> LogStream: ...
+
+    def logs(
+        self,
+        execution_id: str,
+        *,
+        level: str | None = None,
+        step_id: str | None = None,
+        since: SinceLike | None = None,
+        follow: bool = False,
+        after_seq: int = 0,
+        options: FollowOptions | None = None,
+    ) -> Awaitable[builtins.list[LogEntry]] | LogStream:
+        """Log lines of an execution: ``await`` for a list, or ``follow=True`` for a live stream.
+
+        HOOK: implemented by `budai_async.logs.execution_logs` (filters, resume, reconnects).
+        """
+        from budai_async.logs import execution_logs
+
+        client = self._client
+        if follow:
+            return execution_logs(
+                client,
+                execution_id,
+                level=level,
+                step_id=step_id,
+                since=since,
+                follow=True,
+                after_seq=after_seq,
+                options=options,
+            )
+        return execution_logs(
+            client,
+            execution_id,
+            level=level,
+            step_id=step_id,
+            since=since,
+            after_seq=after_seq,
+            options=options,
+        )
+
+    if TYPE_CHECKING:  # the batch functions take this resource as their first argument
+        create_many = _batch.create_many
+        wait_all = _batch.wait_all
+        as_completed = _batch.as_completed
+    else:
+
+        def create_many(self, *args: Any, **kwargs: Any) -> Any:
+            """HOOK: `budai_async.batch.create_many` with this resource as the target."""
+            from budai_async.batch import create_many
+
+            return create_many(self, *args, **kwargs)
+
+        def wait_all(self, *args: Any, **kwargs: Any) -> Any:
+            """HOOK: `budai_async.batch.wait_all` with this resource as the target."""
+            from budai_async.batch import wait_all
+
+            return wait_all(self, *args, **kwargs)
+
+        def as_completed(self, *args: Any, **kwargs: Any) -> Any:
+            """HOOK: `budai_async.batch.as_completed` with this resource as the target."""
+            from budai_async.batch import as_completed
+
+            return as_completed(self, *args, **kwargs)
+
+    # ------------------------------------------------------------------ waiting
+
+    def _path(self, execution_id: str) -> str:
+        return f"/budpipeline/executions/{segment(execution_id, 'execution_id')}"
+
+    async def _finish(self, execution: Execution, *, wait: bool, deadline_in: float | None) -> Execution:
+        if not wait or execution.status.is_terminal:
+            return execution
+        return await self._wait_from(execution, execution.id, deadline_in)
+
+    async def _long_poll(self, execution_id: str, seconds: float, http_timeout: TimeoutLike) -> Execution:
+        data = await self._client.request(
+            "GET", self._path(execution_id), params=[("wait", f"{seconds:g}")], timeout=http_timeout
+        )
+        return parse(data, Execution)
+
+    async def _wait_from(
+        self, last: Execution | None, execution_id: str, deadline_in: float | None
+    ) -> Execution:
+        loop = asyncio.get_running_loop()
+        deadline = None if deadline_in is None else loop.time() + deadline_in
+        polls = 0
+        while last is None or not last.status.is_terminal:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                status = None if last is None else str(last.status)
+                raise TimeoutError(
+                    f"execution {execution_id} did not end within {deadline_in:g} s (last status: {status}); "
+                    "it is still running on the server",
+                    execution_id=execution_id,
+                    last_status=status,
+                )
+            seconds = long_poll_seconds(remaining)
+            http_timeout = self._client.timeout.with_read(seconds + _LONG_POLL_MARGIN_SECONDS)
+            started = loop.time()
+            current = await self._long_poll(execution_id, seconds, http_timeout)
+            changed = last is None or current.status != last.status or current.progress != last.progress
+            last = current
+            if last.status.is_terminal:
+                break
+            if server_ignored_wait(requested=seconds, elapsed=loop.time() - started, changed=changed):
+                pause = fallback_poll_delay(polls)
+                polls += 1
+                if deadline is not None:
+                    pause = max(min(pause, deadline - loop.time()), 0.0)
+                await asyncio.sleep(pause)
+        return last

@@ -1,0 +1,290 @@
+"""`budai-server` / `python -m budai_server`: run the local BudAI-compatible server.
+
+Prints ``budai-server listening on http://HOST:PORT`` on stdout once the database is migrated,
+interrupted executions are recovered and the socket accepts connections (``--port 0`` picks a free
+port; read it from that line). SIGTERM and SIGINT shut down in order (docs/server.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+from aiohttp import web
+
+from budai_server.app import create_app
+from budai_server.appkeys import OUTBOX
+from budai_server.config import FaultConfig, InventorySettings, ServerConfig, default_db_path
+from budai_server.outbox_rules import DEFAULT_RETRY_SCHEDULE, check_secret, format_schedule, parse_schedule
+from budai_server.store import SchemaTooNewError
+
+__all__ = ["main", "serve"]
+
+logger = logging.getLogger("budai_server")
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def serve(config: ServerConfig, *, ready_message: bool = True) -> None:
+    """Serve until SIGTERM/SIGINT, then stop: HTTP first, then the scheduler, then the store."""
+    app = create_app(config)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.host, config.port)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        outbox = app.get(OUTBOX)
+        if ready_message and outbox is not None and outbox.secret_from_store:
+            print(
+                f"budai-server webhook secret: {outbox.secret} (generated at the first start and kept "
+                f"in {config.db_path}; pass --webhook-secret to choose one)",
+                flush=True,
+            )
+        if ready_message:
+            print(f"budai-server listening on {_url(str(host), int(port))}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        logger.info("shutting down")
+    finally:
+        await runner.cleanup()
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"SQLite file (created if missing). Default: {default_db_path()}",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="0 picks a free port."
+)
+@click.option(
+    "--api-key",
+    envvar="BUDAI_SERVER_API_KEY",
+    default=None,
+    help="Require 'Authorization: Bearer KEY' on every route but /health (env BUDAI_SERVER_API_KEY).",
+)
+@click.option(
+    "--max-concurrent-executions",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Run slots; further executions queue by priority.",
+)
+@click.option(
+    "--actions",
+    "action_modules",
+    multiple=True,
+    metavar="MODULE",
+    help="Import MODULE at start so it can register custom actions (repeatable).",
+)
+@click.option(
+    "--recovery",
+    type=click.Choice(["resume", "fail"]),
+    default="resume",
+    show_default=True,
+    help="What happens at start to executions a crash left running.",
+)
+@click.option(
+    "--long-poll-max-seconds",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Cap of GET /budpipeline/executions/{id}?wait=.",
+)
+@click.option(
+    "--shutdown-grace-seconds",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="On SIGTERM, how long running executions may finish before they are interrupted.",
+)
+@click.option(
+    "--notification-url", default=None, help="Where `notification` steps post when they give no url."
+)
+@click.option(
+    "--inventory-latency",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds every simulated platform operation takes.",
+)
+@click.option(
+    "--inventory-failure-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Probability that a simulated platform operation fails.",
+)
+@click.option(
+    "--unhealthy-cluster", multiple=True, metavar="CLUSTER_ID", help="Simulate an unhealthy cluster."
+)
+@click.option("--inventory-seed", type=int, default=None, help="Seed of the simulated platform's RNG.")
+@click.option(
+    "--fault-503-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of requests answered 503.",
+)
+@click.option(
+    "--fault-429-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of requests answered 429 with Retry-After.",
+)
+@click.option(
+    "--fault-drop-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of connections closed before the handler runs.",
+)
+@click.option(
+    "--fault-drop-after-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of connections closed after the handler ran (answer lost).",
+)
+@click.option(
+    "--fault-retry-after",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Retry-After of injected 429s, in seconds.",
+)
+@click.option(
+    "--fault-route", multiple=True, metavar="GLOB", help="Paths faults apply to (default /budpipeline*)."
+)
+@click.option("--fault-seed", type=int, default=None, help="Seed of the fault RNG (reproducible runs).")
+@click.option(
+    "--webhook-secret",
+    envvar="BUDAI_WEBHOOK_SECRET",
+    default=None,
+    metavar="whsec_...",
+    help="Signs callbacks (env BUDAI_WEBHOOK_SECRET). Default: generated at the first start, kept in "
+    "the database and printed at every start.",
+)
+@click.option(
+    "--callback-retry-schedule",
+    default=format_schedule(DEFAULT_RETRY_SCHEDULE),
+    show_default=True,
+    metavar="DELAYS",
+    help="Delay before each callback attempt (units ms/s/m/h/d), jittered by +-10 %.",
+)
+@click.option(
+    "--callback-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds one callback attempt may take.",
+)
+@click.option(
+    "--max-concurrent-callbacks",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Callback attempts in flight at once.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def main(
+    db_path: Path | None,
+    host: str,
+    port: int,
+    api_key: str | None,
+    max_concurrent_executions: int,
+    action_modules: tuple[str, ...],
+    recovery: str,
+    long_poll_max_seconds: float,
+    shutdown_grace_seconds: float,
+    notification_url: str | None,
+    inventory_latency: float,
+    inventory_failure_rate: float,
+    unhealthy_cluster: tuple[str, ...],
+    inventory_seed: int | None,
+    fault_503_rate: float,
+    fault_429_rate: float,
+    fault_drop_rate: float,
+    fault_drop_after_rate: float,
+    fault_retry_after: float,
+    fault_route: tuple[str, ...],
+    fault_seed: int | None,
+    webhook_secret: str | None,
+    callback_retry_schedule: str,
+    callback_timeout: float,
+    max_concurrent_callbacks: int,
+    log_level: str,
+) -> None:
+    """Run the local BudAI pipeline server."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if fault_503_rate + fault_429_rate + fault_drop_rate + fault_drop_after_rate > 1:
+        raise click.BadParameter("the fault rates add up to more than 1", param_hint="--fault-*-rate")
+    faults = FaultConfig(
+        error_503_rate=fault_503_rate,
+        error_429_rate=fault_429_rate,
+        drop_rate=fault_drop_rate,
+        drop_after_rate=fault_drop_after_rate,
+        retry_after_seconds=fault_retry_after,
+        seed=fault_seed,
+        **({"routes": fault_route} if fault_route else {}),
+    )
+    try:
+        schedule = parse_schedule(callback_retry_schedule)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--callback-retry-schedule") from None
+    try:
+        check_secret(webhook_secret or None)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--webhook-secret") from None
+    config = ServerConfig(
+        db_path=db_path or default_db_path(),
+        host=host,
+        port=port,
+        api_key=api_key or None,
+        max_concurrent_executions=max_concurrent_executions,
+        action_modules=action_modules,
+        recovery=recovery,
+        long_poll_max_seconds=long_poll_max_seconds,
+        shutdown_grace_seconds=shutdown_grace_seconds,
+        notification_url=notification_url,
+        inventory=InventorySettings(
+            latency_seconds=inventory_latency,
+            failure_rate=inventory_failure_rate,
+            unhealthy_clusters=unhealthy_cluster,
+            seed=inventory_seed,
+        ),
+        faults=faults,
+        webhook_secret=webhook_secret or None,
+        callback_retry_schedule=schedule,
+        callback_timeout_seconds=callback_timeout,
+        max_concurrent_callbacks=max_concurrent_callbacks,
+    )
+    try:
+        asyncio.run(serve(config))
+    except (OSError, ImportError, SchemaTooNewError) as exc:
+        click.echo(f"budai-server: cannot start: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

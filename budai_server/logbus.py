@@ -1,0 +1,412 @@
+"""The log bus: the engine's `LogSink`, live fan-out to stream subscribers, batched persistence.
+
+`emit` is synchronous and never waits: it numbers the line (per-execution seq 1, 2, 3 …), hands it
+to every subscriber's bounded buffer and queues it for the background flusher, which writes batches
+with one `executemany`. A line stays in memory until it is committed, so a reader that takes a
+memory snapshot first and then reads SQLite sees every line exactly once (see `LogBus.read`).
+
+After a restart the next seq of an execution is read lazily from SQLite on its first `emit`; lines
+emitted meanwhile wait (in order) and are numbered once the stored maximum is known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from budai_async._logcursor import LEVELS, LogFilter, level_rank
+from budai_async.models import Execution
+from budai_server.appkeys import LOGBUS, STORE
+from budai_server.logstore import LogLine, LogStore
+
+__all__ = ["LOG_SETTINGS", "LogBus", "LogSettings", "Subscription", "logbus_ctx"]
+
+log = logging.getLogger(__name__)
+
+_INFO_RANK = level_rank("info")
+_RANKS = {name: rank for rank, name in enumerate(LEVELS)}  # the fast path of `emit`
+
+
+def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be > 0, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class LogSettings:
+    """Tuning of the log bus and the stream route; tests shrink the numbers."""
+
+    flush_interval_seconds: float = attrs.field(default=0.05, validator=_positive)
+    # Flush before the interval is up once this many lines wait.
+    flush_batch_lines: int = attrs.field(default=5000, validator=_positive)
+    # Lines a stream subscriber may have queued before it is dropped as lagging (close 4008).
+    # Queued lines are shared with the bus, so the cost is a pointer per line per subscriber.
+    subscriber_buffer_lines: int = attrs.field(default=50_000, validator=_positive)
+    # Idle streams get a heartbeat frame (and a terminal-status check) this often.
+    heartbeat_seconds: float = attrs.field(default=5.0, validator=_positive)
+    # Most lines in one websocket frame.
+    frame_max_lines: int = attrs.field(default=1000, validator=_positive)
+    # Rows read from SQLite per query while a stream catches up on its backlog.
+    backlog_page_lines: int = attrs.field(default=5000, validator=_positive)
+    # permessage-deflate when the client offers it (log text shrinks 5-10x; costs server CPU).
+    compress: bool = True
+    # A frame (or close) a peer does not take within this long gets its connection cut.
+    send_timeout_seconds: float = attrs.field(default=30.0, validator=_positive)
+    # Honour the stream's `drop_every=N` query parameter (reconnect tests only).
+    test_hooks: bool = False
+
+
+class Subscription:
+    """One live reader of one execution: a bounded buffer of lines plus the terminal status.
+
+    The bus calls `offer` and `finish` synchronously; the stream handler awaits `wait` and drains
+    with `take`. Past `limit` queued lines the subscription turns `lagging` and drops its buffer,
+    and the handler closes the socket so the client resumes from its last seq.
+    """
+
+    def __init__(self, execution_id: str, log_filter: LogFilter, limit: int, snapshot: list[LogLine]) -> None:
+        self.execution_id = execution_id
+        self.filter = log_filter
+        self.limit = limit
+        # Lines held in memory (published, not yet committed) when the subscription started.
+        self.snapshot = snapshot
+        self.end_status: str | None = None
+        self.lagging = False
+        self.peer_gone = False
+        self._lines: deque[LogLine] = deque()
+        self._ready = asyncio.Event()
+
+    def offer(self, line: LogLine) -> None:
+        """Queue a live line if it passes the filter; overflow marks the subscription lagging."""
+        if self.lagging or not self.filter.accepts(line.rank, line.step_id, line.ts):
+            return
+        if len(self._lines) >= self.limit:
+            self.lagging = True
+            self._lines.clear()
+        else:
+            self._lines.append(line)
+        self._ready.set()
+
+    def finish(self, status: str) -> None:
+        """Mark the execution terminal; the handler sends `end` once the buffer is empty."""
+        if self.end_status is None:
+            self.end_status = status
+            self._ready.set()
+
+    def hang_up(self) -> None:
+        """The peer went away (or the server is stopping): wake the handler so it returns."""
+        self.peer_gone = True
+        self._ready.set()
+
+    def take(self, most: int) -> list[LogLine]:
+        """Remove and return up to `most` queued lines, oldest first."""
+        lines = self._lines
+        count = min(most, len(lines))
+        taken = [lines.popleft() for _ in range(count)]
+        if not lines:
+            self._ready.clear()
+        return taken
+
+    @property
+    def pending(self) -> int:
+        """Lines queued and not yet taken."""
+        return len(self._lines)
+
+    async def wait(self, timeout: float) -> bool:  # noqa: ASYNC109 - a timeout means "heartbeat due"
+        """Wait until something happened (lines, end, lag, hang-up); False on timeout."""
+        if self._lines or self.end_status is not None or self.lagging or self.peer_gone:
+            return True
+        self._ready.clear()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
+        except TimeoutError:
+            return False
+        return True
+
+
+@attrs.define
+class _Channel:
+    """Per-execution state: the next seq, lines waiting for it, lines not yet committed, readers."""
+
+    next_seq: int | None = None  # None until the stored maximum has been read
+    last_ts: float = 0.0
+    waiting: list[tuple[float, int, str | None, str]] = attrs.field(factory=list)
+    unflushed: deque[LogLine] = attrs.field(factory=deque)
+    subscribers: set[Subscription] = attrs.field(factory=set)
+    closed_status: str | None = None
+    loader: asyncio.Task[None] | None = None
+
+    @property
+    def idle(self) -> bool:
+        """Nothing in flight and nobody listening: the channel can be forgotten."""
+        return not (self.subscribers or self.unflushed or self.waiting or self.loader)
+
+
+class LogBus:
+    """Implements the engine's `LogSink`; start it before the scheduler and stop it after."""
+
+    def __init__(self, store: LogStore, settings: LogSettings | None = None) -> None:
+        self.store = store
+        self.settings = settings or LogSettings()
+        self._channels: dict[str, _Channel] = {}
+        self._to_flush: list[LogLine] = []
+        self._wakeup = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Create the table and start the background flusher."""
+        await self.store.create_schema()
+        self._flusher = asyncio.create_task(self._flush_loop(), name="logbus-flusher")
+
+    async def stop(self) -> None:
+        """Number and commit every line still in memory, then stop the flusher and wake readers."""
+        self._stopping = True
+        for channel in list(self._channels.values()):
+            if channel.loader is not None:
+                with contextlib.suppress(Exception):
+                    await channel.loader
+        self._wakeup.set()
+        if self._flusher is not None:
+            with contextlib.suppress(Exception):
+                await self._flusher
+            self._flusher = None
+        with contextlib.suppress(Exception):
+            await self.flush()
+        for channel in self._channels.values():
+            for subscription in channel.subscribers:
+                subscription.hang_up()
+
+    # ------------------------------------------------------------------ LogSink
+
+    def emit(self, execution_id: str, level: str, message: str, step_id: str | None = None) -> None:
+        """Record one line; never blocks and never raises for an odd level (it becomes info)."""
+        rank = _RANKS.get(level)
+        if rank is None:
+            try:
+                rank = level_rank(level)
+            except (ValueError, AttributeError):
+                rank = _INFO_RANK
+        channel = self._channels.get(execution_id)
+        if channel is None:
+            channel = self._channels[execution_id] = _Channel()
+        # Timestamps never go backwards inside an execution, so `since` cuts the seq order cleanly.
+        ts = max(time.time(), channel.last_ts)
+        channel.last_ts = ts
+        text = message if isinstance(message, str) else str(message)
+        if channel.next_seq is None:
+            channel.waiting.append((ts, rank, step_id, text))
+            if channel.loader is None:
+                channel.loader = asyncio.get_running_loop().create_task(
+                    self._load_seq(execution_id, channel), name=f"logbus-seq-{execution_id}"
+                )
+            return
+        self._publish(execution_id, channel, ts, rank, step_id, text)
+
+    def _publish(
+        self, execution_id: str, channel: _Channel, ts: float, rank: int, step_id: str | None, text: str
+    ) -> None:
+        assert channel.next_seq is not None
+        line = LogLine(execution_id, channel.next_seq, ts, rank, step_id, text)
+        channel.next_seq += 1
+        channel.unflushed.append(line)
+        self._to_flush.append(line)
+        for subscription in channel.subscribers:
+            subscription.offer(line)
+        if len(self._to_flush) >= self.settings.flush_batch_lines:
+            self._wakeup.set()
+
+    async def _load_seq(self, execution_id: str, channel: _Channel) -> None:
+        """Read the stored maximum seq, then number and publish the lines that waited for it."""
+        delay = 0.01
+        while True:
+            try:
+                stored = await self.store.max_seq(execution_id)
+                break
+            except Exception:
+                if self._stopping:
+                    log.exception(
+                        "dropping %d log lines of %s: cannot read seq", len(channel.waiting), execution_id
+                    )
+                    channel.waiting.clear()
+                    channel.loader = None
+                    return
+                log.exception("reading the last log seq of %s failed; retrying", execution_id)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        channel.next_seq = stored + 1
+        waiting, channel.waiting = channel.waiting, []
+        for ts, rank, step_id, text in waiting:
+            self._publish(execution_id, channel, ts, rank, step_id, text)
+        channel.loader = None
+        if channel.closed_status is not None:
+            for subscription in channel.subscribers:
+                subscription.finish(channel.closed_status)
+            self._forget_if_idle(execution_id)
+
+    # ------------------------------------------------------------------ terminal state
+
+    def close_execution(self, execution_id: str, status: str) -> None:
+        """Say the execution ended with `status` after its last line; streams then send `end`.
+
+        Lines emitted before this call reach every subscriber first. Lines still waiting for
+        their seq are published before the subscribers are finished.
+        """
+        channel = self._channels.get(execution_id)
+        if channel is None:
+            return
+        channel.closed_status = status
+        if channel.loader is None:
+            for subscription in channel.subscribers:
+                subscription.finish(status)
+            self._forget_if_idle(execution_id)
+
+    async def on_terminal(self, execution: Execution) -> None:
+        """Scheduler terminal listener: the final line is out, so close the execution's streams."""
+        self.close_execution(execution.id, str(execution.status))
+
+    def is_open(self, execution_id: str) -> bool:
+        """True while lines of this execution were emitted here and `close_execution` has not come.
+
+        Streams then wait for `close_execution` rather than trusting a terminal status in the
+        store, which is committed just before the execution's last line is emitted.
+        """
+        channel = self._channels.get(execution_id)
+        if channel is None or channel.closed_status is not None:
+            return False
+        return channel.next_seq is not None or bool(channel.waiting)
+
+    def _forget_if_idle(self, execution_id: str) -> None:
+        channel = self._channels.get(execution_id)
+        if (
+            channel is not None
+            and channel.idle
+            and (channel.closed_status is not None or channel.next_seq is None)
+        ):
+            del self._channels[execution_id]
+
+    # ------------------------------------------------------------------ readers
+
+    def subscribe(self, execution_id: str, log_filter: LogFilter) -> Subscription:
+        """Start receiving live lines; the returned snapshot holds the uncommitted lines of now.
+
+        Read the store *after* this call: anything committed before it is in the store, anything
+        uncommitted is in the snapshot, anything later arrives live.
+        """
+        channel = self._channels.get(execution_id)
+        if channel is None:
+            channel = self._channels[execution_id] = _Channel()
+        snapshot = [
+            line for line in channel.unflushed if log_filter.accepts(line.rank, line.step_id, line.ts)
+        ]
+        subscription = Subscription(execution_id, log_filter, self.settings.subscriber_buffer_lines, snapshot)
+        channel.subscribers.add(subscription)
+        if channel.closed_status is not None and channel.loader is None:
+            subscription.finish(channel.closed_status)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop feeding a subscription (idempotent)."""
+        channel = self._channels.get(subscription.execution_id)
+        if channel is not None:
+            channel.subscribers.discard(subscription)
+            self._forget_if_idle(subscription.execution_id)
+
+    def memory_lines(self, execution_id: str, log_filter: LogFilter) -> list[LogLine]:
+        """Published lines not yet committed, filtered, oldest first."""
+        channel = self._channels.get(execution_id)
+        if channel is None:
+            return []
+        return [line for line in channel.unflushed if log_filter.accepts(line.rank, line.step_id, line.ts)]
+
+    async def read(
+        self, execution_id: str, log_filter: LogFilter, *, after_seq: int, limit: int
+    ) -> list[LogLine]:
+        """Up to `limit` lines after `after_seq`, from SQLite and memory, each exactly once, in order.
+
+        The memory snapshot is taken before the query: a line committed in between is in the
+        query's result, a line still in memory is in the snapshot, so nothing falls between them.
+        """
+        snapshot = self.memory_lines(execution_id, log_filter)
+        rows = await self.store.read(execution_id, log_filter, after_seq=after_seq, limit=limit)
+        return merge_lines(rows, snapshot, after_seq=after_seq, limit=limit)
+
+    # ------------------------------------------------------------------ persistence
+
+    async def flush(self) -> None:
+        """Commit every published line now (the flusher does this on its own every interval)."""
+        async with self._flush_lock:
+            batch, self._to_flush = self._to_flush, []
+            if not batch:
+                return
+            try:
+                await self.store.write(batch)
+            except BaseException:
+                self._to_flush[:0] = batch
+                raise
+            for line in batch:
+                channel = self._channels[line.execution_id]
+                channel.unflushed.popleft()
+            for execution_id in {line.execution_id for line in batch}:
+                self._forget_if_idle(execution_id)
+
+    async def _flush_loop(self) -> None:
+        interval = self.settings.flush_interval_seconds
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._wakeup.wait()
+            self._wakeup.clear()
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("writing log lines failed; keeping them for the next flush")
+                await asyncio.sleep(interval)
+
+
+def merge_lines(rows: list[LogLine], snapshot: list[LogLine], *, after_seq: int, limit: int) -> list[LogLine]:
+    """Stored rows followed by snapshot lines past the last stored seq, capped at `limit`."""
+    if len(rows) >= limit:
+        return rows[:limit]
+    cursor = rows[-1].seq if rows else after_seq
+    merged = list(rows)
+    for line in snapshot:
+        if line.seq > cursor:
+            merged.append(line)
+            cursor = line.seq
+            if len(merged) >= limit:
+                break
+    return merged
+
+
+LOG_SETTINGS: web.AppKey[LogSettings] = web.AppKey("log_settings", LogSettings)
+"""Optional: set before the app starts to tune the bus (tests shrink buffers and heartbeats)."""
+
+
+async def logbus_ctx(app: web.Application) -> AsyncIterator[None]:
+    """aiohttp cleanup context: start the bus on the open store, stop it (flushing) at shutdown.
+
+    Register it after the store's context and before the scheduler's, so the bus outlives the
+    engine on the way down and every last line is committed before the store closes.
+    """
+    bus = LogBus(LogStore(app[STORE]), app.get(LOG_SETTINGS))
+    await bus.start()
+    app[LOGBUS] = bus
+    try:
+        yield
+    finally:
+        await bus.stop()

@@ -1,0 +1,76 @@
+"""Definition checks shared by the routes: validation against the live action catalogue, params.
+
+Wraps the pure `budai_async.definition` functions with the server's action specs (built-ins plus
+custom actions) and the engine's template checker, and turns their issues into 422 details whose
+paths start at the request field that carried the definition (``definition.steps[1].params``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from budai_async._action_specs import ActionSpec
+from budai_async.definition import Definition, TemplateChecker, analyse, resolve_params
+from budai_async.models import ValidationIssue, ValidationResult
+from budai_server.routes.errors import ApiError
+
+__all__ = ["CHECKER", "DefinitionChecker", "issue_json", "rebase"]
+
+
+def rebase(path: str, field: str) -> str:
+    """``$.steps[0]`` -> ``definition.steps[0]``; with an empty field, ``$.params.x`` -> ``params.x``."""
+    rest = path[1:] if path.startswith("$") else (f".{path}" if path else "")
+    if not field:
+        return rest.lstrip(".") or "$"
+    return f"{field}{rest}"
+
+
+def issue_json(issue: ValidationIssue, field: str | None = None) -> dict[str, Any]:
+    path = issue.path if field is None else rebase(issue.path, field)
+    return {"path": path, "message": issue.message, "code": issue.code}
+
+
+class DefinitionChecker:
+    """Validates definitions and execution params against what this server can run."""
+
+    def __init__(
+        self,
+        specs: Callable[[], Mapping[str, ActionSpec]],
+        check_template: TemplateChecker | None = None,
+    ) -> None:
+        self._specs = specs
+        self._check_template = check_template
+
+    def specs(self) -> Mapping[str, ActionSpec]:
+        """The action specs definitions are checked against (read live: custom actions may change)."""
+        return self._specs()
+
+    def validate(self, definition: Any) -> tuple[ValidationResult, Definition | None]:
+        """The validation result (for POST /budpipeline/validate) and the parsed form when valid."""
+        return analyse(definition, self._specs(), check_template=self._check_template)
+
+    def require_valid(self, definition: Any, field: str) -> Definition:
+        """The parsed definition, or a 422 whose details name each fault under `field`."""
+        result, parsed = self.validate(definition)
+        if parsed is None:
+            details = [issue_json(issue, field) for issue in result.errors]
+            raise ApiError(
+                422,
+                f"invalid pipeline definition in '{field}': {len(details)} problem(s)",
+                code="invalid_definition",
+                details=details,
+            )
+        return parsed
+
+    def resolve_params(self, parsed: Definition, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Params merged with declared defaults; 422 naming each missing or mistyped param."""
+        merged, issues = resolve_params(parsed, params)
+        if issues:
+            raise ApiError.invalid([issue_json(issue, "") for issue in issues], "invalid execution params")
+        return merged
+
+
+CHECKER: web.AppKey[DefinitionChecker] = web.AppKey("budai_definition_checker", DefinitionChecker)

@@ -1,0 +1,386 @@
+"""SQLite store (the default): one WAL-mode connection, writes group-committed by one writer task.
+
+Every write goes through a queue that a single task drains into one transaction, so a burst of
+callbacks costs one commit rather than one per callback, and claims in a batch become one multi-row
+``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` (the atomic claim). A claim's future resolves only
+after its commit, so the HTTP acknowledgement always follows durable storage.
+
+One serving process per database file: rows held by an earlier run (a crashed process) are taken
+over at start; the CLI's ``dead-letters`` and ``replay`` may use the file at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any
+
+import aiosqlite
+import attrs
+
+from receiver.stores.base import DEFAULT_RETENTION_SECONDS, DeadLetter, Store, StoredEvent, StoreError
+
+__all__ = ["SQLiteStore"]
+
+log = logging.getLogger("receiver.stores.sqlite")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS receiver_events (
+    id TEXT PRIMARY KEY,
+    body BLOB NOT NULL,
+    received_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'dead')),
+    owner TEXT,
+    failures TEXT,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS receiver_events_open ON receiver_events (state, received_at)
+    WHERE state <> 'done';
+CREATE TABLE IF NOT EXISTS receiver_handler_done (
+    event_id TEXT NOT NULL,
+    handler TEXT NOT NULL,
+    done_at REAL NOT NULL,
+    PRIMARY KEY (event_id, handler)
+) WITHOUT ROWID;
+"""
+
+_SYNCHRONOUS = ("off", "normal", "full", "extra")
+_FINISH = "UPDATE receiver_events SET state = ?, failures = ?, finished_at = ?, owner = NULL WHERE id = ?"
+_MARK_DONE = (
+    "INSERT INTO receiver_handler_done (event_id, handler, done_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_Call = Callable[[aiosqlite.Connection], Awaitable[Any]]
+
+
+@attrs.define
+class _Write:
+    """One queued write: a claim, a plain statement, or a call that returns a result."""
+
+    future: asyncio.Future[Any]
+    claim: tuple[str, bytes, float] | None = None
+    sql: str | None = None
+    params: tuple[Any, ...] = ()
+    call: _Call | None = None
+
+
+class SQLiteStore(Store):
+    """Durable single-process store in one SQLite file (WAL, ``synchronous=normal`` by default).
+
+    ``synchronous=normal`` survives a killed process; pass ``synchronous="full"`` to also survive a
+    power loss at the cost of an fsync per commit. WAL checkpoints run every `checkpoint_interval`
+    seconds on a second connection, so a commit never waits for one.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: str = "normal",
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        max_batch: int = 256,
+        checkpoint_interval: float = 1.0,
+    ) -> None:
+        if synchronous.lower() not in _SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(_SYNCHRONOUS)}")
+        self.path = os.fspath(path)
+        self.synchronous = synchronous.lower()
+        self.retention_seconds = retention_seconds
+        self._max_batch = max_batch
+        self._db: aiosqlite.Connection | None = None
+        self._writes: asyncio.Queue[_Write | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self.checkpoint_interval = checkpoint_interval
+        self._checkpoints: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    async def open(self) -> None:
+        """Open the file, switch it to WAL, create the tables, start the writer and the checkpointer."""
+        await super().open()
+        db = await self._connect()
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            # Checkpoints (two fsyncs each) run on their own connection, off the commit path.
+            await db.execute("PRAGMA wal_autocheckpoint=0")
+            await db.executescript(_SCHEMA)
+            checkpointer = await self._connect()
+        except sqlite3.Error as exc:
+            await db.close()
+            raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
+        self._db = db
+        self._writes = asyncio.Queue()
+        self._writer = asyncio.create_task(self._write_loop(db), name="receiver-sqlite-writer")
+        self._checkpoints = asyncio.create_task(
+            self._checkpoint_loop(checkpointer), name="receiver-sqlite-wal"
+        )
+
+    async def _connect(self) -> aiosqlite.Connection:
+        try:
+            # Autocommit: the writer opens transactions itself, and a lone statement needs none.
+            db = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
+        try:
+            await db.execute(f"PRAGMA synchronous={self.synchronous}")
+            await db.execute("PRAGMA busy_timeout=5000")
+        except sqlite3.Error as exc:
+            await db.close()
+            raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
+        return db
+
+    async def _checkpoint_loop(self, db: aiosqlite.Connection) -> None:
+        """Copy the WAL into the database every `checkpoint_interval` s without blocking writers."""
+        try:
+            while True:
+                await asyncio.sleep(self.checkpoint_interval)
+                try:
+                    await db.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:
+                    log.warning("WAL checkpoint failed: %s", exc)
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                await db.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+            await db.close()
+
+    async def close(self) -> None:
+        """Let queued writes commit, then stop the writer, checkpoint, and close the connections."""
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            self._writes.put_nowait(None)
+            await writer
+        while not self._writes.empty():  # queued behind the stop marker: never to be written
+            left = self._writes.get_nowait()
+            if left is not None and not left.future.done():
+                left.future.set_exception(StoreError("store closed before the write"))
+        if self._checkpoints is not None:
+            checkpoints, self._checkpoints = self._checkpoints, None
+            checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checkpoints
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    def _conn(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("store is not open")
+        return self._db
+
+    def _submit(self, write: _Write) -> asyncio.Future[Any]:
+        if self._writer is None or self._writer.done():
+            raise StoreError("store is not open")
+        self._writes.put_nowait(write)
+        return write.future
+
+    def _future(self) -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _exec(self, sql: str, *params: Any) -> None:
+        await self._submit(_Write(self._future(), sql=sql, params=params))
+
+    async def _call(self, call: _Call) -> Any:
+        return await self._submit(_Write(self._future(), call=call))
+
+    # -- the writer --------------------------------------------------------------------------------
+
+    async def _write_loop(self, db: aiosqlite.Connection) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._writes.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self._max_batch and not self._writes.empty():
+                item = self._writes.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            await self._commit(db, batch)
+
+    async def _commit(self, db: aiosqlite.Connection, batch: list[_Write]) -> None:
+        """Apply `batch` in one transaction; a lone statement commits by itself (one thread hop)."""
+        results: dict[int, Any] = {}
+        lone = all(w.claim is not None for w in batch) or (len(batch) == 1 and batch[0].sql is not None)
+        try:
+            if not lone:
+                await db.execute("BEGIN IMMEDIATE")
+            results = await self._apply(db, batch)
+            if not lone:
+                await db.execute("COMMIT")
+        except Exception as exc:  # any failure fails the whole batch: nothing in it was committed
+            log.exception("SQLite write batch of %d failed", len(batch))
+            with contextlib.suppress(Exception):
+                await db.rollback()
+            error = StoreError(f"SQLite write failed: {exc}")
+            for write in batch:
+                if not write.future.done():
+                    write.future.set_exception(error)
+            return
+        for index, write in enumerate(batch):
+            if not write.future.done():
+                write.future.set_result(results.get(index))
+
+    async def _apply(self, db: aiosqlite.Connection, batch: list[_Write]) -> dict[int, Any]:
+        results: dict[int, Any] = {}
+        claims: dict[str, tuple[int, tuple[str, bytes, float]]] = {}
+        statements: dict[str, list[tuple[Any, ...]]] = {}
+        for index, write in enumerate(batch):
+            if write.claim is not None:
+                event_id = write.claim[0]
+                if event_id in claims:
+                    results[index] = False  # the same id twice in one batch: the first one decides
+                else:
+                    claims[event_id] = (index, write.claim)
+            elif write.sql is not None:
+                statements.setdefault(write.sql, []).append(write.params)
+        if claims:
+            inserted = await self._insert_claims(db, [claim for _, claim in claims.values()])
+            for event_id, (index, _) in claims.items():
+                results[index] = event_id in inserted
+        for sql, rows in statements.items():
+            await db.executemany(sql, rows)
+        for index, write in enumerate(batch):
+            if write.call is not None:
+                results[index] = await write.call(db)
+        return results
+
+    async def _insert_claims(
+        self, db: aiosqlite.Connection, claims: list[tuple[str, bytes, float]]
+    ) -> set[str]:
+        values = ", ".join(["(?, ?, ?, ?)"] * len(claims))
+        params: list[Any] = []
+        for event_id, body, received_at in claims:
+            params += [event_id, body, received_at, self.owner]
+        rows = await db.execute_fetchall(
+            f"INSERT INTO receiver_events (id, body, received_at, owner) VALUES {values} "
+            "ON CONFLICT (id) DO NOTHING RETURNING id",
+            params,
+        )
+        return {row[0] for row in rows}
+
+    # -- the interface -----------------------------------------------------------------------------
+
+    async def claim(self, event_id: str, body: bytes, *, received_at: float) -> bool:
+        """Insert the event unless its id exists; resolves after the commit."""
+        result: bool = await self._submit(_Write(self._future(), claim=(event_id, body, received_at)))
+        return result
+
+    async def acquire(self, *, limit: int) -> list[StoredEvent]:
+        """Take pending events held by no one or by an earlier run of this store."""
+        owner = self.owner
+
+        async def take(db: aiosqlite.Connection) -> list[StoredEvent]:
+            rows = await db.execute_fetchall(
+                "UPDATE receiver_events SET owner = ? WHERE id IN ("
+                " SELECT id FROM receiver_events WHERE state = 'pending'"
+                " AND (owner IS NULL OR owner <> ?) ORDER BY received_at LIMIT ?"
+                ") RETURNING id, body, received_at",
+                (owner, owner, limit),
+            )
+            done = await _done_handlers(db, [row[0] for row in rows])
+            return [
+                StoredEvent(
+                    id=r[0], body=bytes(r[1]), received_at=r[2], done_handlers=done.get(r[0], frozenset())
+                )
+                for r in sorted(rows, key=lambda r: float(r[2]))
+            ]
+
+        events: list[StoredEvent] = await self._call(take)
+        return events
+
+    async def mark_handler_done(self, event_id: str, handler: str) -> None:
+        await self._exec(_MARK_DONE, event_id, handler, time.time())
+
+    async def finish(self, event_id: str, *, failures: Mapping[str, str], at: float) -> None:
+        state = "dead" if failures else "done"
+        await self._exec(_FINISH, state, json.dumps(dict(failures)) if failures else None, at, event_id)
+
+    async def release(self, event_ids: Collection[str]) -> None:
+        sql = "UPDATE receiver_events SET owner = NULL WHERE id = ? AND owner = ? AND state = 'pending'"
+        owner = self.owner
+        await asyncio.gather(
+            *(
+                self._submit(_Write(self._future(), sql=sql, params=(event_id, owner)))
+                for event_id in event_ids
+            )
+        )
+
+    async def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        try:
+            return list(await self._conn().execute_fetchall(sql, params))
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite read failed: {exc}") from exc
+
+    async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
+        rows = await self._read(
+            "SELECT id, body, received_at, finished_at, failures FROM receiver_events "
+            "WHERE state = 'dead' ORDER BY finished_at, id LIMIT ?",
+            (limit,),
+        )
+        try:
+            done = await _done_handlers(self._conn(), [row[0] for row in rows])
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite read failed: {exc}") from exc
+        return [
+            DeadLetter(
+                id=r[0],
+                body=bytes(r[1]),
+                received_at=r[2],
+                failed_at=r[3] or 0.0,
+                failures=json.loads(r[4] or "{}"),
+                done_handlers=done.get(r[0], frozenset()),
+            )
+            for r in rows
+        ]
+
+    async def replay(self, event_id: str) -> bool:
+        async def flip(db: aiosqlite.Connection) -> bool:
+            async with db.execute(
+                "UPDATE receiver_events SET state = 'pending', owner = NULL, failures = NULL, "
+                "finished_at = NULL WHERE id = ? AND state = 'dead'",
+                (event_id,),
+            ) as cursor:
+                return cursor.rowcount == 1
+
+        replayed: bool = await self._call(flip)
+        return replayed
+
+    async def state(self, event_id: str) -> str | None:
+        rows = await self._read("SELECT state FROM receiver_events WHERE id = ?", (event_id,))
+        return str(rows[0][0]) if rows else None
+
+    async def purge(self, *, older_than: float) -> int:
+        async def delete(db: aiosqlite.Connection) -> int:
+            await db.execute_fetchall(
+                "DELETE FROM receiver_handler_done WHERE event_id IN ("
+                " SELECT id FROM receiver_events WHERE state = 'done' AND received_at < ?)",
+                (older_than,),
+            )
+            async with db.execute(
+                "DELETE FROM receiver_events WHERE state = 'done' AND received_at < ?", (older_than,)
+            ) as cursor:
+                return cursor.rowcount
+
+        purged: int = await self._call(delete)
+        return purged
+
+
+async def _done_handlers(db: aiosqlite.Connection, event_ids: list[str]) -> dict[str, frozenset[str]]:
+    if not event_ids:
+        return {}
+    marks = ", ".join("?" * len(event_ids))
+    rows = await db.execute_fetchall(
+        f"SELECT event_id, handler FROM receiver_handler_done WHERE event_id IN ({marks})", event_ids
+    )
+    found: dict[str, set[str]] = {}
+    for event_id, handler in rows:
+        found.setdefault(event_id, set()).add(handler)
+    return {event_id: frozenset(handlers) for event_id, handlers in found.items()}

@@ -1,0 +1,46 @@
+"""SDK fixtures: an `AsyncBudClient` on the real server (`bud_server` from tests/conftest.py).
+
+* `bud_client` - a client on `bud_url` with fast retries, closed after the test.
+* `make_client` - more clients on any URL with option overrides, all closed after the test.
+* `make_pipeline` - store a pipeline through the client, from a list of steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from sdk_support import FAST_RETRIES
+
+from budai_async import AsyncBudClient, Pipeline
+
+ClientFactory = Callable[..., AsyncBudClient]
+PipelineFactory = Callable[..., Awaitable[Pipeline]]
+
+
+@pytest.fixture
+async def make_client() -> AsyncIterator[ClientFactory]:
+    made: list[AsyncBudClient] = []
+
+    def make(base_url: str, **options: Any) -> AsyncBudClient:
+        client = AsyncBudClient(base_url=base_url, **{**FAST_RETRIES, **options})
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.aclose()
+
+
+@pytest.fixture
+def bud_client(make_client: ClientFactory, bud_url: str) -> AsyncBudClient:
+    return make_client(bud_url)
+
+
+@pytest.fixture
+def make_pipeline(bud_client: AsyncBudClient) -> PipelineFactory:
+    async def make(*steps: dict[str, Any], name: str = "test pipeline", **extra: Any) -> Pipeline:
+        return await bud_client.pipelines.create(name=name, definition={"steps": list(steps), **extra})
+
+    return make

@@ -1,0 +1,84 @@
+"""The scheduler with the real store and engine, driven directly (races HTTP cannot time)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from budai_async.models import Execution
+from budai_server.actions import ActionRegistry
+from budai_server.engine.runner import ExecutionRunner
+from budai_server.inventory import Inventory
+from budai_server.scheduler import (
+    ExecutionAlreadyFinished,
+    ExecutionNotFound,
+    ExecutionRequest,
+    Scheduler,
+    SchedulerStopped,
+)
+from budai_server.store import Store
+
+DELAY = {"steps": [{"id": "wait", "action": "delay", "params": {"seconds": 5}}]}
+QUICK = {"steps": [{"id": "hi", "action": "log", "params": {"message": "hi"}}]}
+
+
+@pytest.fixture
+async def scheduler(tmp_path: Path) -> AsyncIterator[Scheduler]:
+    async with Store(tmp_path / "s.db") as store:
+        scheduler = Scheduler(store, max_concurrent=2, shutdown_grace_seconds=0.05)
+        runner = ExecutionRunner(ActionRegistry.with_builtins(), Inventory(store))
+        await scheduler.start(runner)
+        yield scheduler
+        await scheduler.stop()
+
+
+async def test_cancel_right_after_admission_never_runs_the_steps(scheduler: Scheduler) -> None:
+    execution = await scheduler.submit(ExecutionRequest(definition=DELAY))
+    cancelled = await scheduler.cancel(execution.id)  # the run task has not taken its first step yet
+    assert cancelled.status == "cancelled"
+    assert cancelled.steps["wait"].started_at is None
+    with pytest.raises(ExecutionAlreadyFinished):
+        await scheduler.cancel(execution.id)
+    with pytest.raises(ExecutionNotFound):
+        await scheduler.cancel("exec_missing")
+
+
+async def test_listeners_hear_every_end_once_after_the_commit(scheduler: Scheduler) -> None:
+    heard: list[Execution] = []
+
+    async def listener(execution: Execution) -> None:
+        stored = await scheduler.store.get_execution(execution.id)
+        assert stored == execution  # committed before the listener is called
+        heard.append(execution)
+
+    async def broken(_execution: Execution) -> None:
+        raise RuntimeError("a failing listener does not stop the others")
+
+    scheduler.add_terminal_listener(broken)
+    scheduler.add_terminal_listener(listener)
+    ids = [(await scheduler.submit(ExecutionRequest(definition=QUICK))).id for _ in range(3)]
+    for execution_id in ids:
+        assert (await scheduler.wait_terminal(execution_id, 5)).status == "completed"  # type: ignore[union-attr]
+    assert sorted(execution.id for execution in heard) == sorted(ids)
+    scheduler.remove_terminal_listener(listener)
+
+
+async def test_admit_queues_executions_stored_elsewhere(scheduler: Scheduler) -> None:
+    request = ExecutionRequest(definition=QUICK, tags=["batch"])
+    executions = [scheduler.new_execution(request) for _ in range(3)]
+    for execution in executions:
+        await scheduler.store.insert_execution(execution, QUICK)
+    scheduler.admit(executions, QUICK)
+    for execution in executions:
+        done = await scheduler.wait_terminal(execution.id, 5)
+        assert done is not None and done.status == "completed"
+
+
+async def test_a_stopped_scheduler_refuses_new_work(tmp_path: Path) -> None:
+    async with Store(tmp_path / "s.db") as store:
+        scheduler = Scheduler(store, max_concurrent=1)
+        with pytest.raises(SchedulerStopped):
+            await scheduler.submit(ExecutionRequest(definition=QUICK))
+        assert await scheduler.wait_terminal("exec_missing", 0.01) is None
