@@ -109,7 +109,8 @@ async def follow_burst(base_url: str, params: dict[str, Any]) -> tuple[list[int]
     clock = time.monotonic_ns
     async with AsyncBudClient(base_url=base_url) as client:
         pipeline = await client.pipelines.create(
-            name="bench logs", definition={"steps": [{"id": "burst", "action": "bench_log_burst", "params": params}]}
+            name="bench logs",
+            definition={"steps": [{"id": "burst", "action": "bench_log_burst", "params": params}]},
         )
         execution = await client.executions.create(pipeline.id)
         async with execution_logs(client, execution.id, follow=True) as stream:
@@ -147,7 +148,9 @@ async def run(lines: int, latency_rate: float, latency_seconds: float) -> dict[s
             throughput.update(reconnects=reconnects, server_cpu=server_cpu, client_cpu=client_cpu)
 
             paced = int(latency_rate * latency_seconds)
-            emitted, received, reconnects = await follow_burst(base_url, {"lines": paced, "rate": latency_rate})
+            emitted, received, reconnects = await follow_burst(
+                base_url, {"lines": paced, "rate": latency_rate}
+            )
             latencies = [(r - e) / 1e6 for e, r in zip(emitted, received, strict=True)]
             latency = {
                 "lines": paced,

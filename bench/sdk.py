@@ -50,7 +50,7 @@ def start_server(db: Path) -> tuple[subprocess.Popen[str], str]:
 
 
 async def measure(call: Callable[[], Awaitable[Any]], requests: int, concurrency: int) -> tuple[float, float]:
-    """Run `requests` calls over `concurrency` tasks; return (requests per second, client CPU µs per request)."""
+    """Run `requests` calls over `concurrency` tasks; return (requests/s, client CPU µs per request)."""
     remaining = requests
 
     async def worker() -> None:
@@ -66,7 +66,9 @@ async def measure(call: Callable[[], Awaitable[Any]], requests: int, concurrency
     return requests / wall, cpu / requests * 1e6
 
 
-async def run_budai(url: str, execution_id: str, requests: int, concurrency: int, connections: int) -> tuple[float, float]:
+async def run_budai(
+    url: str, execution_id: str, requests: int, concurrency: int, connections: int
+) -> tuple[float, float]:
     async with AsyncBudClient(base_url=url, max_connections=connections) as client:
 
         async def call() -> Any:
@@ -76,7 +78,9 @@ async def run_budai(url: str, execution_id: str, requests: int, concurrency: int
         return await measure(call, requests, concurrency)
 
 
-async def run_httpx(url: str, execution_id: str, requests: int, concurrency: int, connections: int) -> tuple[float, float]:
+async def run_httpx(
+    url: str, execution_id: str, requests: int, concurrency: int, connections: int
+) -> tuple[float, float]:
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0) as client:
         path = f"/budpipeline/executions/{execution_id}"
@@ -98,7 +102,9 @@ async def prepare(url: str) -> str:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--concurrency", default="1,64,512")
     parser.add_argument("--connections", type=int, default=100)
@@ -110,9 +116,13 @@ async def main() -> None:
         server, url = start_server(Path(tmp) / "bench.db")
         try:
             execution_id = await prepare(url)
-            print(f"server: {url} (separate process), {args.requests} requests per row, "
-                  f"{args.connections} connections max")
-            print(f"{'concurrency':>11} | {'client':<12} | {'req/s':>8} | {'client CPU µs/req':>17} | vs httpx")
+            print(
+                f"server: {url} (separate process), {args.requests} requests per row, "
+                f"{args.connections} connections max"
+            )
+            print(
+                f"{'concurrency':>11} | {'client':<12} | {'req/s':>8} | {'client CPU µs/req':>17} | vs httpx"
+            )
             for level in levels:
                 ours = await run_budai(url, execution_id, args.requests, level, args.connections)
                 theirs = await run_httpx(url, execution_id, args.requests, level, args.connections)

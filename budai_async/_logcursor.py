@@ -26,6 +26,7 @@ __all__ = [
     "parse_limit",
     "parse_since",
     "reconnect_delay",
+    "resume_at_once",
     "should_resume",
 ]
 
@@ -168,6 +169,12 @@ def reconnect_delay(attempt: int, *, base: float, cap: float, rand: float) -> fl
     """
     ceiling = min(cap, base * (2.0 ** min(attempt, 32)))
     return ceiling * (0.5 + 0.5 * rand)
+
+
+def resume_at_once(close_code: int | None) -> bool:
+    """True when a close asks for an immediate reconnect: the server dropped a lagging reader,
+    nothing is wrong with it, and waiting would only let the reader fall further behind."""
+    return close_code == CLOSE_LAGGING
 
 
 def should_resume(close_code: int | None) -> bool:

@@ -193,8 +193,9 @@ class LogBus:
 
     def emit(self, execution_id: str, level: str, message: str, step_id: str | None = None) -> None:
         """Record one line; never blocks and never raises for an odd level (it becomes info)."""
-        rank = _RANKS.get(level)
-        if rank is None:
+        try:
+            rank = _RANKS[level]
+        except (KeyError, TypeError):
             try:
                 rank = level_rank(level)
             except (ValueError, AttributeError):

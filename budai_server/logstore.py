@@ -9,8 +9,8 @@ own writes); reads serve REST pages and websocket backlogs.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from budai_async._logcursor import LEVELS, LogFilter, level_name

@@ -105,7 +105,11 @@ class Children:
     async def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         out = (self.logs / f"{name}.log").open("wb")
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, *args, stdout=out, stderr=asyncio.subprocess.STDOUT, env={**os.environ, **(env or {})}
+            sys.executable,
+            *args,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
         out.close()
         self.procs.append(proc)
@@ -248,7 +252,9 @@ async def _scenario(client: AsyncBudClient, hook: str, events_file: Path) -> int
     console.rule("summary")
     statuses = Counter(str(e.status) for e in executions)
     durations = sorted(e.duration_seconds or 0.0 for e in executions)
-    summary = Table("executions", "completed", "failed", "other", "success rate", "p50 s", "max s", "callbacks")
+    summary = Table(
+        "executions", "completed", "failed", "other", "success rate", "p50 s", "max s", "callbacks"
+    )
     summary.add_row(
         str(expected),
         str(statuses.get("completed", 0)),

@@ -271,13 +271,8 @@ class _Run:
             if state.started_at is None:
                 state.started_at = datetime.now(UTC)
                 self.started[step.id] = time.monotonic()
-            self._publish(step.id)
-            await self.ctx.report_step(step.id, state)
-            self._log(
-                "info",
-                f"step started ({step.action}, attempt {state.attempts}/{policy.max_attempts})",
-                step.id,
-            )
+            started = f"step started ({step.action}, attempt {state.attempts}/{policy.max_attempts})"
+            await self._changed(step.id, "info", started)
             failure, error, output = await self._attempt(step, registered, params, state.attempts)
             if failure is None:
                 await self._end(step.id, "completed", output=output)
@@ -289,13 +284,10 @@ class _Run:
                 await self._end(step.id, "timeout" if failure == "timeout" else "failed", error=error)
                 return
             state.status, state.error = "retrying", error
-            self._publish(step.id)
-            await self.ctx.report_step(step.id, state)
-            self._log(
-                "warning",
-                f"attempt {state.attempts}/{policy.max_attempts} failed: {error}; retrying in {delay:g}s",
-                step.id,
+            retrying = (
+                f"attempt {state.attempts}/{policy.max_attempts} failed: {error}; retrying in {delay:g}s"
             )
+            await self._changed(step.id, "warning", retrying)
             await asyncio.sleep(delay)
 
     def _prepare(self, step: Step, registered: RegisteredAction) -> dict[str, Any]:
@@ -376,21 +368,23 @@ class _Run:
             state.started_at = state.completed_at
         began = self.started.get(step_id)
         state.duration_seconds = round(time.monotonic() - began, 6) if began is not None else 0.0
-        self._publish(step_id)
-        await self.ctx.report_step(step_id, state)
         if status == "completed":
-            self._log("info", f"step completed in {state.duration_seconds:.3f}s", step_id)
+            await self._changed(step_id, "info", f"step completed in {state.duration_seconds:.3f}s")
         else:
             tries = f" after {state.attempts} attempt(s)" if state.attempts else ""
-            self._log("error", f"step {status}{tries}: {error}", step_id)
+            await self._changed(step_id, "error", f"step {status}{tries}: {error}")
 
     async def _skip(self, step_id: str, reason: str | None) -> None:
         state = self.states[step_id]
         state.status, state.skip_reason = "skipped", reason
         state.completed_at = datetime.now(UTC)
+        await self._changed(step_id, "info", f"step skipped ({reason})")
+
+    async def _changed(self, step_id: str, level: str, message: str) -> None:
+        """Show the step's new state to templates, report it, and log why it changed."""
         self._publish(step_id)
-        await self.ctx.report_step(step_id, state)
-        self._log("info", f"step skipped ({reason})", step_id)
+        await self.ctx.report_step(step_id, self.states[step_id])
+        self._log(level, message, step_id)
 
     def _log(self, level: str, message: str, step_id: str | None = None) -> None:
         self.ctx.log.emit(self.ctx.execution_id, level, message, step_id)

@@ -241,7 +241,8 @@ async def cancel_execution(request: web.Request) -> web.Response:
 async def retry_execution(request: web.Request) -> web.Response:
     """POST /budpipeline/executions/{id}/retry -> 201 new execution with `retry_of` set.
 
-    Runs the original's definition snapshot; `params` sent replace the original params whole.
+    Runs the original's definition snapshot; `params` sent are merged over the original params
+    (the guide's "retry with a different cluster"), so only the keys that change need sending.
     """
     fields = Fields(await read_json_object(request, optional=True), allowed=RUN_OPTION_FIELDS)
     options = parse_run_options(fields)
@@ -256,7 +257,7 @@ async def retry_execution(request: web.Request) -> web.Response:
         )
     definition = await store_of(request).get_execution_definition(original.id) or {}
     merged = RunOptions(
-        params=original.params if options.params is None else options.params,
+        params=original.params if options.params is None else {**original.params, **options.params},
         priority=options.priority or original.priority,
         callbacks=original.callbacks if options.callbacks is None else options.callbacks,
         tags=original.tags if options.tags is None else options.tags,

@@ -257,6 +257,39 @@ async def stream_logs(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def _send_backlog(
+    bus: LogBus, subscription: Subscription, sender: _Sender, execution_id: str, log_filter: LogFilter
+) -> bool:
+    """Send the stored lines past the cursor; True when the store had no more (not cut short).
+
+    The next page is read while the current one is sent, so SQLite and the socket overlap.
+    """
+    page = bus.settings.backlog_page_lines
+
+    def read(after_seq: int) -> asyncio.Task[list[LogLine]]:
+        return asyncio.ensure_future(
+            bus.store.read(execution_id, log_filter, after_seq=after_seq, limit=page)
+        )
+
+    pending = read(sender.cursor)
+    try:
+        while True:
+            rows = await pending
+            full = len(rows) == page
+            if full:
+                pending = read(rows[-1].seq)
+            await sender.lines(rows)
+            if not full:
+                return True
+            if subscription.peer_gone or subscription.lagging or sender.dropped:
+                return False
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
+
+
 async def _follow(
     bus: LogBus,
     subscription: Subscription,
@@ -269,15 +302,7 @@ async def _follow(
     # Backlog: stored lines first (the store is read after `subscribe`), then the memory snapshot.
     # Stopping early (lag, hang-up) must skip the snapshot too: sending it after an unfinished
     # store read would leave a gap behind the cursor the client resumes from.
-    backlog_done = False
-    while not (subscription.peer_gone or subscription.lagging or sender.dropped):
-        rows = await bus.store.read(
-            execution_id, log_filter, after_seq=sender.cursor, limit=settings.backlog_page_lines
-        )
-        await sender.lines(rows)
-        if len(rows) < settings.backlog_page_lines:
-            backlog_done = True
-            break
+    backlog_done = await _send_backlog(bus, subscription, sender, execution_id, log_filter)
     if backlog_done:
         await sender.lines(subscription.snapshot)
     subscription.snapshot = []

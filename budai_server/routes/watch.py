@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from budai_async._convert import to_json_dict
-from budai_async.models import TERMINAL_STATUSES
+from budai_async.models import TERMINAL_STATUSES, Execution
 from budai_server.appkeys import SCHEDULER
 from budai_server.listing import ExecutionQuery, decode_cursor
 from budai_server.routes.context import config_of, store_of
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 MAX_IDS_PER_MESSAGE = 1000
 MAX_IDS_PER_WATCH = 100_000
 FRAME_MAX_ITEMS = 200
+FRAME_LINGER = 0.005
 DEFAULT_HEARTBEAT = 15.0
 DEFAULT_WAIT = 30.0
 SEND_TIMEOUT = 30.0
@@ -215,12 +216,18 @@ async def watch_executions(request: web.Request) -> web.StreamResponse:
 
 
 async def _send_loop(socket: _Socket, watch: Watch, reader: asyncio.Task[None], heartbeat: float) -> None:
-    """Send queued executions in frames of up to FRAME_MAX_ITEMS; heartbeat when idle."""
+    """Send ended executions, in the order they ended, in frames of up to FRAME_MAX_ITEMS; heartbeats.
+
+    After an idle spell the first execution waits FRAME_LINGER for the ones ending with it, so a
+    busy server sends a few large frames instead of one frame per execution.
+    """
+    first: list[Execution] = []
     while not reader.done() and not socket.ws.closed:
         if watch.overflowed:
             await socket.ws.close(code=CLOSE_LAGGING, message=b"lagging: subscribe again")
             return
-        batch = watch.drain(FRAME_MAX_ITEMS)
+        batch = first + watch.drain(FRAME_MAX_ITEMS - len(first))
+        first = []
         if batch:
             await socket.send({"type": "executions", "items": [to_json_dict(e) for e in batch]})
             socket.sent += len(batch)
@@ -228,7 +235,8 @@ async def _send_loop(socket: _Socket, watch: Watch, reader: asyncio.Task[None], 
         getter = asyncio.ensure_future(watch.queue.get())
         done, _ = await asyncio.wait({getter, reader}, timeout=heartbeat, return_when=asyncio.FIRST_COMPLETED)
         if getter in done:
-            watch.queue.put_nowait(getter.result())  # back in line, drained above with its peers
+            first = [getter.result()]
+            await asyncio.sleep(FRAME_LINGER)
             continue
         getter.cancel()
         with contextlib.suppress(asyncio.CancelledError):

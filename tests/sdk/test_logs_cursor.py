@@ -17,6 +17,7 @@ from budai_async._logcursor import (
     parse_limit,
     parse_since,
     reconnect_delay,
+    resume_at_once,
     should_resume,
 )
 
@@ -159,6 +160,13 @@ def test_reconnect_delay_is_capped_exponential_with_equal_jitter(
 )
 def test_should_resume(code: int | None, resume: bool) -> None:
     assert should_resume(code) is resume
+
+
+@pytest.mark.parametrize(
+    ("code", "at_once"), [(CLOSE_LAGGING, True), (1001, False), (1006, False), (None, False)]
+)
+def test_only_a_lagging_close_resumes_without_waiting(code: int | None, at_once: bool) -> None:
+    assert resume_at_once(code) is at_once
 
 
 @pytest.mark.parametrize(("text", "value"), [("0", 0), ("17", 17)])

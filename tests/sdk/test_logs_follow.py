@@ -21,7 +21,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from budai_async.client import AsyncBudClient
-from budai_async.errors import APIConnectionError, NotFoundError, ValidationError
+from budai_async.errors import APIConnectionError, AuthenticationError, NotFoundError, ValidationError
 from budai_async.logs import FollowOptions, LogStream, execution_logs, stream_headers, stream_url
 from budai_async.models import ExecutionStatus, LogEntry, LogLevel
 from budai_server.app import create_app
@@ -317,3 +317,18 @@ async def test_a_closed_stream_cannot_be_iterated_again(served: Served) -> None:
 
 def test_fast_settings_are_what_the_slow_follower_test_assumes() -> None:
     assert FAST.subscriber_buffer_lines < 2000
+
+
+async def test_the_follower_sends_the_clients_api_key(make_bud_server: Any) -> None:
+    server = await make_bud_server(api_key="s3cret")
+    driver = Driver(server.app)
+    execution_id = await driver.create()
+    driver.emit(execution_id, 3)
+    await driver.finish(execution_id)
+    url = str(server.make_url("")).rstrip("/")
+    async with AsyncBudClient(base_url=url, api_key="s3cret") as client:
+        assert_exactly_once(await collect(execution_logs(client, execution_id, follow=True)), 4)
+    async with AsyncBudClient(base_url=url, api_key="wrong", max_retries=0) as client:
+        with pytest.raises(AuthenticationError):
+            async with execution_logs(client, execution_id, follow=True):
+                pass

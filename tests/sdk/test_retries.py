@@ -228,7 +228,9 @@ async def test_retries_are_logged(
     observed_server: ObservedServer, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     seed = seed_where(True, False, rate=0.5)
-    _observed, url = await observed_server(faults=FaultConfig(error_503_rate=0.5, methods=("GET",), seed=seed))
+    _observed, url = await observed_server(
+        faults=FaultConfig(error_503_rate=0.5, methods=("GET",), seed=seed)
+    )
     client = make_client(url, max_retries=2)
     with caplog.at_level("INFO", logger="budai_async"):
         await client.pipelines.list()

@@ -26,6 +26,7 @@ FAST = LogSettings(
     subscriber_buffer_lines=500,
     heartbeat_seconds=0.05,
     frame_max_lines=50,
+    backlog_page_lines=40,
     send_timeout_seconds=2.0,
     test_hooks=True,
 )

@@ -36,13 +36,15 @@ class Endpoint:
 
     `script` lists the status of each request in turn (then `default`); an int is answered at once,
     a float means "sleep that long, then 200". It records every request and the peak number of
-    requests it was answering at once.
+    requests it was answering at once. With a `gate`, every answer waits until the gate is set.
     """
 
-    def __init__(self, script: Sequence[int | float] = (), *, default: int = 200, delay: float = 0.0) -> None:
+    def __init__(
+        self, script: Sequence[int | float] = (), *, default: int = 200, gate: asyncio.Event | None = None
+    ) -> None:
         self.script = list(script)
         self.default = default
-        self.delay = delay
+        self.gate = gate
         self.hits: list[Hit] = []
         self.active = 0
         self.peak = 0
@@ -64,8 +66,8 @@ class Endpoint:
         self.active += 1
         self.peak = max(self.peak, self.active)
         try:
-            if self.delay:
-                await asyncio.sleep(self.delay)
+            if self.gate is not None:
+                await self.gate.wait()
             if isinstance(answer, float):
                 await asyncio.sleep(answer)
                 answer = 200

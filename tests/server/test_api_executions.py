@@ -224,13 +224,13 @@ async def test_execution_timeout_ends_it_as_timeout(api: Client) -> None:
 async def test_retry_with_same_and_new_params(api: Client) -> None:
     pipeline = await create_pipeline(api, LOG_DEFINITION)
     original = await wait_done(
-        api, (await execute(api, pipeline["id"], params={"who": "a"}, tags=["t"]))["id"]
+        api, (await execute(api, pipeline["id"], params={"who": "a", "extra": 1}, tags=["t"]))["id"]
     )
     same = await json_of(api, "POST", f"/budpipeline/executions/{original['id']}/retry", expect=201)
     assert (same["retry_of"], same["pipeline_id"], same["params"], same["tags"]) == (
         original["id"],
         pipeline["id"],
-        {"who": "a"},
+        {"who": "a", "extra": 1},
         ["t"],
     )
     assert (await wait_done(api, same["id"]))["outputs"] == {"shouted": "A"}
@@ -241,7 +241,12 @@ async def test_retry_with_same_and_new_params(api: Client) -> None:
         json={"params": {"who": "b"}, "priority": "low"},
         expect=201,
     )
-    assert (new["params"], new["priority"], new["retry_of"]) == ({"who": "b"}, "low", original["id"])
+    # params sent on retry are merged over the original's: `who` changes, `extra` is kept
+    assert (new["params"], new["priority"], new["retry_of"]) == (
+        {"who": "b", "extra": 1},
+        "low",
+        original["id"],
+    )
     assert (await wait_done(api, new["id"]))["outputs"] == {"shouted": "B"}
 
 

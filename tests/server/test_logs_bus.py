@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from budai_async._logcursor import LogFilter
 from budai_server.logbus import LogBus, LogSettings, Subscription
-from budai_server.logstore import LogLine, LogStore
+from budai_server.logstore import LogLine, LogStore, format_timestamp
 from budai_server.store import Store
 
 FAST = LogSettings(flush_interval_seconds=0.01, flush_batch_lines=50, subscriber_buffer_lines=20)
@@ -215,3 +218,22 @@ async def test_closed_executions_are_forgotten_once_flushed(bus: LogBus) -> None
     await settle(bus, "exec_gone", 2)
     await bus.flush()
     assert [r.seq for r in await stored(bus, "exec_gone")] == [1, 2]
+
+
+@settings(max_examples=500)
+@given(st.floats(min_value=0, max_value=4_000_000_000, allow_nan=False))
+def test_format_timestamp_matches_datetime_isoformat(ts: float) -> None:
+    expected = datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    assert format_timestamp(ts) == expected
+
+
+@pytest.mark.parametrize(
+    ("ts", "text"),
+    [
+        (0.0, "1970-01-01T00:00:00.000000Z"),
+        (0.9999996, "1970-01-01T00:00:01.000000Z"),  # rounds into the next second
+        (1714564800.25, "2024-05-01T12:00:00.250000Z"),
+    ],
+)
+def test_format_timestamp_table(ts: float, text: str) -> None:
+    assert format_timestamp(ts) == text

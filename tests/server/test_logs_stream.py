@@ -259,3 +259,22 @@ async def test_server_shutdown_closes_streams_with_1001(client: Client, driver: 
         await client.server.app.shutdown()
         transcript = await reading
     assert transcript.close_code == 1001
+
+
+async def test_the_stream_takes_the_same_bearer_key_as_the_rest_of_the_api(
+    aiohttp_client: Any, make_bud_server: Any
+) -> None:
+    server = await make_bud_server(api_key="s3cret")
+    secured: Client = await aiohttp_client(server)
+    driver = Driver(server.app)
+    execution_id = await driver.create()
+    await driver.finish(execution_id)
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as raised:
+            await secured.ws_connect(stream_path(execution_id), headers=headers)
+        assert raised.value.status == 401
+    async with secured.ws_connect(
+        stream_path(execution_id), headers={"Authorization": "Bearer s3cret"}
+    ) as ws:
+        transcript = await read_all(ws)
+    assert transcript.seqs == [1] and transcript.end is not None

@@ -245,7 +245,8 @@ async def test_unknown_execution_is_404(start_server: StartServer) -> None:
 async def test_concurrent_deliveries_are_bounded(
     start_server: StartServer, start_endpoint: StartEndpoint
 ) -> None:
-    endpoint = Endpoint(delay=0.15)
+    gate = asyncio.Event()
+    endpoint = Endpoint(gate=gate)  # holds every answer until the gate opens
     url = await start_endpoint(endpoint)
     api = await start_server(max_concurrent_callbacks=2, max_concurrent_executions=8)
     pipeline = await create_pipeline(api, LOG_DEFINITION)
@@ -253,6 +254,12 @@ async def test_concurrent_deliveries_are_bounded(
         await execute(api, pipeline["id"], params={"who": str(n)}, callbacks={"on_complete": url})
         for n in range(6)
     ]
+    for execution in created:
+        await wait_done(api, execution["id"])
+    await endpoint.wait_hits(2)
+    await asyncio.sleep(0.2)  # six deliveries are due; only two may be in flight
+    assert (len(endpoint.hits), endpoint.active) == (2, 2)
+    gate.set()
     for execution in created:
         assert (await wait_delivery(api, execution["id"]))["status"] == "delivered"
     assert len(endpoint.hits) == 6

@@ -6,13 +6,17 @@ import json
 import math
 from datetime import UTC, datetime
 from email.utils import format_datetime as http_date
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
 from budai_async.models import Execution, ExecutionStatus, StepRun, StepStatus
+from budai_server.__main__ import main
+from budai_server.config import ServerConfig
 from budai_server.outbox_rules import (
     DEFAULT_RETRY_SCHEDULE,
     AttemptOutcome,
@@ -306,3 +310,35 @@ def test_body_is_compact_utf8() -> None:
     body = encode_body(build_payload(execution, "execution.completed", timestamp="t"))
     assert "grüß dich ✓".encode() in body
     assert b", " not in body and b": " not in body
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("webhook_secret", "whsec_!!"),
+        ("callback_retry_schedule", ()),
+        ("callback_retry_schedule", (0.0, -1.0)),
+        ("callback_jitter", 1.5),
+        ("callback_timeout_seconds", 0.0),
+        ("max_concurrent_callbacks", 0),
+    ],
+)
+def test_server_config_refuses_bad_callback_settings(field: str, value: Any, tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        ServerConfig(db_path=tmp_path / "x.db", **{field: value})
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--callback-retry-schedule", "0,5s,soon"], "step 3"),
+        (["--webhook-secret", "whsec_not base64!"], "not valid base64"),
+        (["--callback-timeout", "0"], "--callback-timeout"),
+    ],
+)
+def test_cli_refuses_bad_callback_options(args: list[str], message: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["--db", str(tmp_path / "x.db"), *args], env={"BUDAI_WEBHOOK_SECRET": ""}
+    )
+    assert result.exit_code == 2
+    assert message in result.output

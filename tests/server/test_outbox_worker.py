@@ -113,6 +113,6 @@ async def test_idle_worker_sleeps_until_the_next_row_is_due(store: Store, aiohtt
         await endpoint.wait_hits(1)
         assert time.monotonic() - started >= 0.29
         await asyncio.sleep(0.05)
-        assert reads <= 4  # start, wake, timer (+1 when the attempt's end woke it)
+        assert reads <= 6  # start, wake, timer, the attempt's end (+ slack for an early timer)
     finally:
         await outbox.stop()
