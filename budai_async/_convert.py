@@ -119,7 +119,9 @@ def _steps_from_gateway(items: list[Any]) -> dict[str, Any]:
             "status": item.get("status", "pending"),
             "output": item.get("outputs", item.get("output")),
             "error": _error_text(item.get("error_message", item.get("error"))),
-            "attempts": int(item.get("retry_count", 0)) + 1 if "retry_count" in item else item.get("attempts", 0),
+            "attempts": int(item.get("retry_count", 0)) + 1
+            if "retry_count" in item
+            else item.get("attempts", 0),
             "started_at": item.get("start_time", item.get("started_at")),
             "completed_at": item.get("end_time", item.get("completed_at")),
         }

@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from budai_async._convert import converter
 from budai_async._logcursor import ResumeCursor, reconnect_delay, resume_at_once, should_resume
 from budai_async._responses import error_from_response
-from budai_async.errors import APIConnectionError, APIStatusError, BudError
+from budai_async.errors import APIConnectionError, APIStatusError, BudError, ValidationError
 from budai_async.models import ExecutionStatus, LogEntry, LogLevel
 
 __all__ = ["FollowOptions", "LogStream"]
@@ -37,23 +37,33 @@ __all__ = ["FollowOptions", "LogStream"]
 _RETRYABLE_HANDSHAKE = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
+def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value <= 0:
+        raise ValidationError(f"FollowOptions.{attribute.name} must be > 0, got {value!r}")
+
+
+def _positive_or_none(_instance: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None:
+        _positive(_instance, attribute, value)
+
+
 @attrs.frozen(kw_only=True)
 class FollowOptions:
     """How a `LogStream` buffers and reconnects; the defaults suit a person watching a terminal."""
 
     # Lines read ahead of the caller; when full, reading stops and the server drops us (we resume).
-    buffer_lines: int = 2000
-    reconnect_base_seconds: float = 0.1
-    reconnect_max_seconds: float = 5.0
+    buffer_lines: int = attrs.field(default=2000, validator=_positive)
+    reconnect_base_seconds: float = attrs.field(default=0.1, validator=_positive)
+    reconnect_max_seconds: float = attrs.field(default=5.0, validator=_positive)
     # Give up (APIConnectionError) after failing to reconnect for this long; None retries forever.
-    give_up_after_seconds: float | None = 120.0
+    give_up_after_seconds: float | None = attrs.field(default=120.0, validator=_positive_or_none)
     # No frame at all (not even a heartbeat) for this long means the connection is dead.
-    idle_timeout_seconds: float = 30.0
-    open_timeout_seconds: float = 10.0
-    max_frame_bytes: int = 16 * 1024 * 1024
+    idle_timeout_seconds: float = attrs.field(default=30.0, validator=_positive)
+    open_timeout_seconds: float = attrs.field(default=10.0, validator=_positive)
+    max_frame_bytes: int = attrs.field(default=16 * 1024 * 1024, validator=_positive)
     # Kernel receive buffer of the socket (SO_RCVBUF); None keeps the OS default, which can grow
     # to tens of MB, so a stalled caller is noticed by the server only that much later.
-    receive_buffer_bytes: int | None = None
+    receive_buffer_bytes: int | None = attrs.field(default=None, validator=_positive_or_none)
 
 
 @attrs.frozen

@@ -19,11 +19,12 @@ def long_poll_seconds(remaining: float | None, *, max_chunk: float = LONG_POLL_M
 
 
 def server_ignored_wait(*, requested: float, elapsed: float, changed: bool) -> bool:
-    """True when a long-poll came back early with nothing new: the server does not support `?wait`.
+    """True when a long-poll came back at once with nothing new: the server does not support `?wait`.
 
-    Our server returns early only when the execution ends; the real gateway answers at once.
+    Our server answers early only when the execution ends (or at its own cap, seconds later); the
+    real gateway answers at once. "At once" is under half the wait asked for, and under a second.
     """
-    return not changed and elapsed < requested / 2
+    return not changed and elapsed < min(requested / 2, 1.0)
 
 
 def fallback_poll_delay(polls: int, *, base: float = 0.25, cap: float = 5.0) -> float:

@@ -13,7 +13,7 @@ import click
 import yaml
 
 from budai_async._cli_common import (
-    EXIT_USAGE,
+    console,
     emit_json,
     exit_code_for_status,
     parse_param,
@@ -21,6 +21,8 @@ from budai_async._cli_common import (
     run_async,
     styled_status,
 )
+from budai_async.cli_batch import batch_command
+from budai_async.cli_logs import format_entry, logs_command
 from budai_async.client import AsyncBudClient
 from budai_async.models import Execution, Pipeline
 
@@ -89,15 +91,17 @@ def _split_document(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
     """A file holds either {name, description, definition|dag, tags} or a bare definition."""
     definition = data.get("definition", data.get("dag"))
     if isinstance(definition, dict):
-        meta = {k: data[k] for k in ("name", "description", "tags") if k in data}
+        meta: dict[str, Any] = {k: data[k] for k in ("name", "description", "tags") if k in data}
         return meta, definition
     return {}, data
 
 
-def _print_pipelines(state: CliState, items: list[Pipeline]) -> None:
+def _print_pipelines(state: CliState, items: list[Pipeline] | Pipeline) -> None:
+    """A table of pipelines; with --output json, one object for one pipeline, else a list."""
     if state.json:
         emit_json(items)
         return
+    items = [items] if isinstance(items, Pipeline) else items
     rows = [(p.id, p.name, p.step_count, p.created_at) for p in items]
     print_table("Pipelines", ["id", "name", "steps", "created"], rows)
 
@@ -121,7 +125,7 @@ def pipelines_create(state: CliState, file: Path, name: str | None, description:
                 tags=meta.get("tags"),
             )
 
-    _print_pipelines(state, [run_async(go)])
+    _print_pipelines(state, run_async(go))
 
 
 @pipelines.command("list")
@@ -153,7 +157,7 @@ def pipelines_get(state: CliState, pipeline_id: str) -> None:
     if state.json:
         emit_json(pipeline)
         return
-    _print_pipelines(state, [pipeline])
+    _print_pipelines(state, pipeline)
     click.echo(json.dumps(pipeline.definition, indent=2))
 
 
@@ -183,7 +187,7 @@ def pipelines_update(
         async with state.client() as client:
             return await client.pipelines.update(pipeline_id, **changes)
 
-    _print_pipelines(state, [run_async(go)])
+    _print_pipelines(state, run_async(go))
 
 
 @pipelines.command("delete")
@@ -220,17 +224,23 @@ def pipelines_validate(state: CliState, file: Path) -> None:
     elif result.valid:
         click.echo("valid")
     else:
-        print_table("Invalid definition", ["path", "code", "message"], [(e.path, e.code, e.message) for e in result.errors])
+        print_table(
+            "Invalid definition",
+            ["path", "code", "message"],
+            [(e.path, e.code, e.message) for e in result.errors],
+        )
     raise SystemExit(0 if result.valid else 1)
 
 
 # ---------------------------------------------------------------- runs and executions
 
 
-def _print_executions(state: CliState, items: list[Execution], title: str = "Executions") -> None:
+def _print_executions(state: CliState, items: list[Execution] | Execution, title: str = "Executions") -> None:
+    """A table of executions; with --output json, one object for one execution, else a list."""
     if state.json:
         emit_json(items)
         return
+    items = [items] if isinstance(items, Execution) else items
     rows = [
         (e.id, e.pipeline_id, styled_status(e.status), f"{e.progress:.0f}%", e.duration_seconds, e.created_at)
         for e in items
@@ -242,9 +252,15 @@ def _print_execution_detail(state: CliState, execution: Execution) -> None:
     if state.json:
         emit_json(execution)
         return
-    _print_executions(state, [execution], title="Execution")
+    _print_executions(state, execution, title="Execution")
     rows = [
-        (step_id, styled_status(step.status), step.attempts, step.duration_seconds, step.skip_reason or step.error)
+        (
+            step_id,
+            styled_status(step.status),
+            step.attempts,
+            step.duration_seconds,
+            step.skip_reason or step.error,
+        )
         for step_id, step in execution.steps.items()
     ]
     if rows:
@@ -257,7 +273,9 @@ def _print_execution_detail(state: CliState, execution: Execution) -> None:
 
 @main.command()
 @click.argument("pipeline_id")
-@click.option("--param", "-p", "params", multiple=True, help="key=value (value parsed as JSON when it can be).")
+@click.option(
+    "--param", "-p", "params", multiple=True, help="key=value (value parsed as JSON when it can be)."
+)
 @click.option("--priority", type=click.Choice(["high", "normal", "low"]), default=None)
 @click.option("--tag", "tags", multiple=True)
 @click.option("--wait", is_flag=True, help="Wait for the execution to end; exit code from its status.")
@@ -285,7 +303,7 @@ def run(
             if follow:
                 async with client.executions.logs(execution.id, follow=True) as lines:
                     async for line in lines:
-                        click.echo(f"[{line.timestamp:%H:%M:%S}] {line.level:<7} {line.step_id or '-':<16} {line.message}")
+                        console.print(format_entry(line), highlight=False, soft_wrap=True)
             if wait or follow:
                 execution = await client.executions.wait(execution.id, timeout=timeout)
             return execution
@@ -367,7 +385,7 @@ def executions_cancel(state: CliState, execution_id: str) -> None:
         async with state.client() as client:
             return await client.executions.cancel(execution_id)
 
-    _print_executions(state, [run_async(go)])
+    _print_executions(state, run_async(go))
 
 
 @executions.command("retry")
@@ -382,14 +400,10 @@ def executions_retry(state: CliState, execution_id: str, params: tuple[str, ...]
         async with state.client() as client:
             return await client.executions.retry(execution_id, params=values)
 
-    _print_executions(state, [run_async(go)])
+    _print_executions(state, run_async(go))
 
 
-def _mount_optional_commands() -> None:
-    """Attach commands that live in their own modules (logs, batch)."""
-    from budai_async.cli_logs import logs_command
+main.add_command(logs_command, name="logs")
+main.add_command(batch_command, name="batch")
 
-    main.add_command(logs_command, name="logs")
-
-
-__all__ = ["EXIT_USAGE", "main"]
+__all__ = ["main"]

@@ -55,13 +55,15 @@ class APITimeoutError(APIConnectionError):
         super().__init__(message, request_id=request_id)
 
 
-class TimeoutError(BudError, builtins.TimeoutError):  # noqa: A001 - the guide's `except TimeoutError`
+class TimeoutError(BudError, builtins.TimeoutError):
     """Waiting for an execution passed its deadline; the execution itself keeps running.
 
     Also a builtin ``TimeoutError``, so ``except TimeoutError`` works with or without our import.
     """
 
-    def __init__(self, message: str, *, execution_id: str | None = None, last_status: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, execution_id: str | None = None, last_status: str | None = None
+    ) -> None:
         super().__init__(message)
         self.execution_id = execution_id
         self.last_status = last_status

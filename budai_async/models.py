@@ -32,7 +32,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class _OpenStrEnum(str, enum.Enum):
+class _OpenStrEnum(enum.StrEnum):
     """A str enum that keeps unknown values instead of raising, so new server values parse."""
 
     @classmethod
@@ -48,9 +48,6 @@ class _OpenStrEnum(str, enum.Enum):
         pseudo._value_ = lowered
         return pseudo
 
-    def __str__(self) -> str:
-        return str(self.value)
-
 
 class ExecutionStatus(_OpenStrEnum):
     PENDING = "pending"
@@ -62,7 +59,8 @@ class ExecutionStatus(_OpenStrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        """True once the execution can no longer change."""
+        """True once the execution can no longer change; an unknown status (the gateway's
+        ``INTERRUPTED``) counts as ended, so waits never spin on a value they cannot read."""
         return self not in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
 
 
@@ -154,7 +152,7 @@ class Execution:
     @property
     def is_terminal(self) -> bool:
         """True once the execution has ended (completed, failed, cancelled or timeout)."""
-        return self.status in TERMINAL_STATUSES
+        return self.status.is_terminal
 
 
 @attrs.frozen(kw_only=True)

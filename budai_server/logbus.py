@@ -81,6 +81,7 @@ class Subscription:
         self.end_status: str | None = None
         self.lagging = False
         self.peer_gone = False
+        self.shutdown = False
         self._lines: deque[LogLine] = deque()
         self._ready = asyncio.Event()
 
@@ -101,9 +102,10 @@ class Subscription:
             self.end_status = status
             self._ready.set()
 
-    def hang_up(self) -> None:
-        """The peer went away (or the server is stopping): wake the handler so it returns."""
+    def hang_up(self, *, shutdown: bool = False) -> None:
+        """The peer went away, or (`shutdown`) the server is stopping: wake the handler to return."""
         self.peer_gone = True
+        self.shutdown = self.shutdown or shutdown
         self._ready.set()
 
     def take(self, most: int) -> list[LogLine]:
@@ -187,7 +189,7 @@ class LogBus:
             await self.flush()
         for channel in self._channels.values():
             for subscription in channel.subscribers:
-                subscription.hang_up()
+                subscription.hang_up(shutdown=True)
 
     # ------------------------------------------------------------------ LogSink
 

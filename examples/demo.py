@@ -89,6 +89,26 @@ RESILIENT_DEPLOYMENT = {
 }
 
 
+TEMPLATE = {
+    "steps": [
+        {
+            "id": "add_model",
+            "action": "model_add",
+            "params": {"model_uri": "{{ params.model_uri }}", "model_source": "{{ params.model_source }}"},
+        },
+        {
+            "id": "deploy",
+            "action": "deployment_create",
+            "params": {
+                "model_id": "{{ steps.add_model.output.model_id }}",
+                "cluster_id": "{{ params.cluster_id }}",
+            },
+            "depends_on": ["add_model"],
+        },
+    ]
+}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -190,7 +210,11 @@ async def _scenario(client: AsyncBudClient, hook: str, events_file: Path) -> int
         name="Deploy Model", description="Automated model deployment workflow", definition=DEPLOY_MODEL
     )
     resilient = await client.pipelines.create(name="Resilient Deployment", definition=RESILIENT_DEPLOYMENT)
-    console.print(f"created pipelines [cyan]{deploy.id}[/cyan] (Deploy Model), [cyan]{resilient.id}[/cyan]")
+    template = await client.pipelines.create(name="Deploy Template", definition=TEMPLATE)
+    console.print(
+        f"created pipelines [cyan]{deploy.id}[/cyan] (Deploy Model), [cyan]{resilient.id}[/cyan] "
+        f"(Resilient Deployment), [cyan]{template.id}[/cyan] (Deploy Template)"
+    )
 
     first = await client.executions.create(deploy.id, wait=True, timeout=30, callbacks=callbacks)
     console.print(f"Deploy Model -> [green]{first.status}[/green] outputs={first.outputs}")
@@ -205,15 +229,22 @@ async def _scenario(client: AsyncBudClient, hook: str, events_file: Path) -> int
     async with client.executions.logs(followed.id, follow=True) as lines:
         async for line in lines:
             colour = {"error": "red", "warning": "yellow", "debug": "dim"}.get(str(line.level), "white")
+            level = f"[{colour}]{line.level!s:<7}[/{colour}]"
             console.print(
-                f"  {line.seq:>3} [{colour}]{line.level!s:<7}[/{colour}] {line.step_id or '-':<14} {line.message}",
-                highlight=False,
+                f"  {line.seq:>3} {level} {line.step_id or '-':<14} {line.message}", highlight=False
             )
 
-    console.rule(f"batch of {BATCH_SIZE} executions with callbacks")
-    clusters = ["cluster_prod", "cluster_dev", "cluster_staging", "cluster_missing"]
+    console.rule(
+        f"batch of {BATCH_SIZE} Deploy Template executions with callbacks (every 10th cluster missing)"
+    )
+    clusters = ["cluster_prod", "cluster_dev", "cluster_staging", "cluster_prod", "cluster_dev"] * 2
+    clusters[-1] = "cluster_missing"
     param_sets = [
-        {"cluster_id": clusters[i % len(clusters)], "model_uri": f"org/model-{i}", "name": f"dep-{i}"}
+        {
+            "cluster_id": clusters[i % len(clusters)],
+            "model_uri": f"org/model-{i}",
+            "model_source": "hugging_face",
+        }
         for i in range(BATCH_SIZE)
     ]
     with Progress(
@@ -230,7 +261,7 @@ async def _scenario(client: AsyncBudClient, hook: str, events_file: Path) -> int
             bar.update(task, completed=progress.done, detail=detail)
 
         result = await client.executions.create_many(
-            resilient.id, param_sets, wait=True, concurrency=4, callbacks=callbacks, tags=["demo", "batch"],
+            template.id, param_sets, wait=True, concurrency=4, callbacks=callbacks, tags=["demo", "batch"],
             on_progress=show,
         )  # fmt: skip
 
@@ -238,23 +269,26 @@ async def _scenario(client: AsyncBudClient, hook: str, events_file: Path) -> int
     executions += [await client.executions.get(first.id), await client.executions.get(followed.id)]
     expected = len(executions)
     deadline = time.monotonic() + 20
-    while len(read_events(events_file)) < expected and time.monotonic() < deadline:
+    # the handlers run in another process and append to a file: polling it is the simple way to wait
+    while len(read_events(events_file)) < expected and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.2)
     events = read_events(events_file)
 
     console.rule("callbacks the receiver's handlers got")
     by_handler = Counter((e["handler"], e["status"]) for e in events)
-    table = Table("handler", "status", "count")
+    table = Table("handler", "status", "count", "example")
+    examples = {(e["handler"], e["status"]): e for e in events}
     for (handler, status), count in sorted(by_handler.items()):
-        table.add_row(handler, status, str(count))
+        sample = examples[(handler, status)]
+        table.add_row(
+            handler, status, str(count), str(sample["error"] or sample["outputs"].get("endpoint_url"))
+        )
     console.print(table)
 
     console.rule("summary")
     statuses = Counter(str(e.status) for e in executions)
     durations = sorted(e.duration_seconds or 0.0 for e in executions)
-    summary = Table(
-        "executions", "completed", "failed", "other", "success rate", "p50 s", "max s", "callbacks"
-    )
+    summary = Table("runs", "completed", "failed", "other", "success", "p50 s", "max s", "callbacks")
     summary.add_row(
         str(expected),
         str(statuses.get("completed", 0)),

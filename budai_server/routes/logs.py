@@ -313,9 +313,12 @@ async def _follow(
         if sender.dropped:
             _cut(sender.transport, abort=False)
             return
-        if subscription.peer_gone:
-            if not sender.ws.closed:  # a server shutdown; do not hold it up for slow peers
-                await _close(sender, CLOSE_GOING_AWAY, "server shutting down", wait=_SHUTDOWN_CLOSE_WAIT)
+        if subscription.shutdown:  # do not hold the shutdown up for slow peers
+            await _close(sender, CLOSE_GOING_AWAY, "server shutting down", wait=_SHUTDOWN_CLOSE_WAIT)
+            return
+        if subscription.peer_gone:  # it closed (aiohttp answered) or its connection broke
+            if not sender.ws.closed:
+                _cut(sender.transport, abort=True)
             return
         if subscription.lagging:
             await _close(sender, CLOSE_LAGGING, "lagging, resume")
@@ -345,7 +348,7 @@ async def _hang_up_streams(app: web.Application) -> None:
     """At shutdown every open stream closes with 1001 so its client reconnects to the next server."""
     streams: set[Subscription] = app[_STREAMS]
     for subscription in list(streams):
-        subscription.hang_up()
+        subscription.hang_up(shutdown=True)
 
 
 def setup(app: web.Application) -> None:

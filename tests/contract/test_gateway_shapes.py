@@ -7,6 +7,7 @@ deployment we cannot reach from tests, not for our own server.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from budai_async.resources._base import parse, parse_page
 SHAPES: dict[str, Any] = json.loads((Path(__file__).parent / "data" / "gateway_shapes.json").read_text())
 EXEC_ID = SHAPES["execution_get"]["id"]
 WORKFLOW_ID = SHAPES["execution_get"]["pipeline_definition"]["workflow_id"]
+RUNNING_ID = "a1b2c3d4-0000-4000-8000-0000000000aa"
 
 
 def test_execute_response() -> None:
@@ -103,6 +105,7 @@ class Replay:
 
     def __init__(self) -> None:
         self.hits: dict[str, int] = {}
+        self.running_reads = 0
 
     def count(self, request: web.Request) -> None:
         resource = request.match_info.route.resource
@@ -121,6 +124,10 @@ class Replay:
             return web.json_response(SHAPES["execute_or_run_response"], status=201)
 
         async def get_execution(request: web.Request) -> web.Response:
+            if request.match_info["id"] == RUNNING_ID:  # RUNNING for three reads, then COMPLETED
+                self.running_reads += 1
+                status = "RUNNING" if self.running_reads <= 3 else "COMPLETED"
+                return web.json_response({**SHAPES["execution_get"], "id": RUNNING_ID, "status": status})
             if request.match_info["id"] != EXEC_ID:
                 # The gateway answers 500, not 404, for an unknown execution id.
                 return web.json_response(SHAPES["errors"]["service"], status=500)
@@ -249,3 +256,15 @@ async def test_rate_limit_shape(replay: tuple[Replay, AsyncBudClient]) -> None:
     assert caught.value.retry_after == 60.0
     assert caught.value.headers["X-RateLimit-Remaining"] == "0"
     assert recorder.hits["GET /budpipeline/actions"] == 1  # 60 s is past max_retry_after: raised at once
+
+
+async def test_wait_without_long_poll_falls_back_to_spaced_polls(
+    replay: tuple[Replay, AsyncBudClient],
+) -> None:
+    recorder, client = replay
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    execution = await client.executions.wait(RUNNING_ID, timeout=10)
+    assert execution.status is ExecutionStatus.COMPLETED
+    assert recorder.running_reads == 4  # not a spin: pauses of 0.25 s, then 0.5 s between reads
+    assert loop.time() - started >= 0.7

@@ -103,7 +103,10 @@ EXPECTED: dict[str, list[str]] = {
         r"retry of exec_\w+ with \{'cluster_id': 'cluster_unknown'\}",
         r"retry on cluster_prod: completed",
     ],
-    "callbacks.py": [r"callbacks registered: \['on_complete', 'on_failure'\]"],
+    "callbacks.py": [
+        r"callbacks registered: \['on_complete', 'on_failure'\]",
+        r"callback at /webhook/complete: exec_\w+ completed",
+    ],
     "tags.py": [
         r"tags: \['production', 'customer-123', 'v1.2.0'\]",
         r"customer-123 runs: True",

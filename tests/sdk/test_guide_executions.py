@@ -225,8 +225,8 @@ async def test_retry_of_a_running_execution_is_a_conflict(
 async def test_callbacks_and_tags(bud_client: AsyncBudClient, make_pipeline: PipelineFactory) -> None:
     pipeline = await make_pipeline(log_step("a"))
     callbacks = {
-        "on_complete": "https://api.example.com/webhook/complete",
-        "on_failure": "https://api.example.com/webhook/failure",
+        "on_complete": "http://127.0.0.1:9/webhook/complete",  # nothing listens: no outside traffic
+        "on_failure": "http://127.0.0.1:9/webhook/failure",
     }
     with_callbacks = await bud_client.executions.create(pipeline_id=pipeline.id, callbacks=callbacks)
     assert with_callbacks.callbacks == callbacks

@@ -315,10 +315,6 @@ async def test_a_closed_stream_cannot_be_iterated_again(served: Served) -> None:
         await collect(stream)
 
 
-def test_fast_settings_are_what_the_slow_follower_test_assumes() -> None:
-    assert FAST.subscriber_buffer_lines < 2000
-
-
 async def test_the_follower_sends_the_clients_api_key(make_bud_server: Any) -> None:
     server = await make_bud_server(api_key="s3cret")
     driver = Driver(server.app)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from budai_async._logstream import _entry
+from budai_async._logstream import FollowOptions, _entry
 from budai_async.errors import ValidationError
 from budai_async.logs import build_query, stream_headers, stream_url
 from budai_async.models import LogEntry, LogLevel
@@ -99,3 +99,10 @@ def test_entry_falls_back_to_the_converter_for_other_shapes() -> None:
     assert entry.level == "trace" and entry.step_id is None
     naive = _entry({"seq": 1, "timestamp": "2024-05-01T12:00:00", "level": "info", "message": "m"})
     assert naive.timestamp.tzinfo is UTC
+
+
+@pytest.mark.parametrize("field", ["buffer_lines", "reconnect_base_seconds", "idle_timeout_seconds"])
+def test_follow_options_refuse_non_positive_values(field: str) -> None:
+    with pytest.raises(ValidationError, match=field):
+        FollowOptions(**{field: 0})
+    assert FollowOptions(give_up_after_seconds=None).give_up_after_seconds is None

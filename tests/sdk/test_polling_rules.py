@@ -21,7 +21,9 @@ def test_long_poll_seconds(remaining: float | None, expected: float) -> None:
         (30.0, 0.01, False, True),  # came back at once with nothing new: no long-poll there
         (30.0, 0.01, True, False),  # came back at once with news: fine
         (30.0, 29.9, False, False),  # waited as asked
+        (30.0, 10.0, False, False),  # the server's own cap (10 s) is shorter than our ask: still a long-poll
         (1.0, 0.6, False, False),
+        (0.1, 0.04, False, True),
     ],
 )
 def test_server_ignored_wait(requested: float, elapsed: float, changed: bool, ignored: bool) -> None:
