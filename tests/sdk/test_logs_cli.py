@@ -117,3 +117,16 @@ def test_the_command_is_named_logs() -> None:
     assert logs_command.name == "logs"
     params: dict[str, Any] = {p.name: p for p in logs_command.params}
     assert {"execution_id", "follow", "level", "step_id", "since", "output"} <= set(params)
+
+
+async def test_mounted_in_the_budai_group_with_its_global_options(driver: Driver, bud_url: str) -> None:
+    from budai_async.cli import main
+
+    execution_id = await ended_execution(driver)
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        main,
+        ["--base-url", bud_url, "-o", "json", "logs", execution_id, "--level", "error"],
+    )
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["seq"] for line in result.output.splitlines()] == [4]
