@@ -185,8 +185,10 @@ class LogBus:
             with contextlib.suppress(Exception):
                 await self._flusher
             self._flusher = None
-        with contextlib.suppress(Exception):
+        try:
             await self.flush()
+        except Exception:
+            log.exception("could not write the last %d log lines at shutdown", len(self._to_flush))
         for channel in self._channels.values():
             for subscription in channel.subscribers:
                 subscription.hang_up(shutdown=True)

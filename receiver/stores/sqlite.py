@@ -1,9 +1,11 @@
-"""SQLite store (the default): one WAL-mode connection, writes group-committed by one writer task.
+"""SQLite store (the default): one WAL-mode connection whose writes one task batches.
 
-Every write goes through a queue that a single task drains into one transaction, so a burst of
-callbacks costs one commit rather than one per callback, and claims in a batch become one multi-row
-``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` (the atomic claim). A claim's future resolves only
-after its commit, so the HTTP acknowledgement always follows durable storage.
+Every write goes through a queue that a single writer task drains in batches: the claims of a batch
+become one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` (the atomic claim) and its
+successful finishes one ``UPDATE``, each committing by itself in a single trip to aiosqlite's
+thread, so a burst of callbacks costs a couple of commits rather than one per callback. A claim's
+future resolves only after its commit, so the HTTP acknowledgement always follows durable storage.
+WAL checkpoints run on a second connection, never in a commit.
 
 One serving process per database file: rows held by an earlier run (a crashed process) are taken
 over at start; the CLI's ``dead-letters`` and ``replay`` may use the file at the same time.
@@ -51,7 +53,7 @@ CREATE TABLE IF NOT EXISTS receiver_handler_done (
 """
 
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
-_FINISH = "UPDATE receiver_events SET state = ?, failures = ?, finished_at = ?, owner = NULL WHERE id = ?"
+_DEAD = "UPDATE receiver_events SET state = 'dead', failures = ?, finished_at = ?, owner = NULL WHERE id = ?"
 _MARK_DONE = (
     "INSERT INTO receiver_handler_done (event_id, handler, done_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 )
@@ -60,10 +62,11 @@ _Call = Callable[[aiosqlite.Connection], Awaitable[Any]]
 
 @attrs.define
 class _Write:
-    """One queued write: a claim, a plain statement, or a call that returns a result."""
+    """One queued write: a claim, a successful finish, a plain statement, or a call with a result."""
 
     future: asyncio.Future[Any]
     claim: tuple[str, bytes, float] | None = None
+    done_at: float | None = None
     sql: str | None = None
     params: tuple[Any, ...] = ()
     call: _Call | None = None
@@ -206,65 +209,87 @@ class SQLiteStore(Store):
             await self._commit(db, batch)
 
     async def _commit(self, db: aiosqlite.Connection, batch: list[_Write]) -> None:
-        """Apply `batch` in one transaction; a lone statement commits by itself (one thread hop)."""
-        results: dict[int, Any] = {}
-        lone = all(w.claim is not None for w in batch) or (len(batch) == 1 and batch[0].sql is not None)
+        """Write a batch in up to three steps, claims first so acknowledgements go out soonest.
+
+        Claims become one multi-row INSERT and successful finishes one UPDATE; each is a single
+        statement, so it commits by itself in one trip to the connection's thread. Anything else
+        (dead letters, done markers, releases, calls) runs in one explicit transaction.
+        """
+        claims = [w for w in batch if w.claim is not None]
+        finished = [w for w in batch if w.done_at is not None]
+        rest = [w for w in batch if w.claim is None and w.done_at is None]
+        if claims:
+            await self._step(db, claims, self._write_claims)
+        if finished:
+            await self._step(db, finished, self._write_finished)
+        if rest:
+            await self._step(db, rest, self._write_rest)
+
+    async def _step(
+        self,
+        db: aiosqlite.Connection,
+        writes: list[_Write],
+        apply: Callable[[aiosqlite.Connection, list[_Write]], Awaitable[list[Any]]],
+    ) -> None:
         try:
-            if not lone:
-                await db.execute("BEGIN IMMEDIATE")
-            results = await self._apply(db, batch)
-            if not lone:
-                await db.execute("COMMIT")
-        except Exception as exc:  # any failure fails the whole batch: nothing in it was committed
-            log.exception("SQLite write batch of %d failed", len(batch))
-            with contextlib.suppress(Exception):
-                await db.rollback()
+            results = await apply(db, writes)
+        except Exception as exc:  # the step failed as a whole: nothing in it was committed
+            log.exception("SQLite write of %d item(s) failed", len(writes))
+            if db.in_transaction:
+                with contextlib.suppress(Exception):
+                    await db.rollback()
             error = StoreError(f"SQLite write failed: {exc}")
-            for write in batch:
+            for write in writes:
                 if not write.future.done():
                     write.future.set_exception(error)
             return
-        for index, write in enumerate(batch):
+        for write, result in zip(writes, results, strict=True):
             if not write.future.done():
-                write.future.set_result(results.get(index))
+                write.future.set_result(result)
 
-    async def _apply(self, db: aiosqlite.Connection, batch: list[_Write]) -> dict[int, Any]:
-        results: dict[int, Any] = {}
-        claims: dict[str, tuple[int, tuple[str, bytes, float]]] = {}
-        statements: dict[str, list[tuple[Any, ...]]] = {}
-        for index, write in enumerate(batch):
-            if write.claim is not None:
-                event_id = write.claim[0]
-                if event_id in claims:
-                    results[index] = False  # the same id twice in one batch: the first one decides
-                else:
-                    claims[event_id] = (index, write.claim)
-            elif write.sql is not None:
-                statements.setdefault(write.sql, []).append(write.params)
-        if claims:
-            inserted = await self._insert_claims(db, [claim for _, claim in claims.values()])
-            for event_id, (index, _) in claims.items():
-                results[index] = event_id in inserted
-        for sql, rows in statements.items():
-            await db.executemany(sql, rows)
-        for index, write in enumerate(batch):
-            if write.call is not None:
-                results[index] = await write.call(db)
-        return results
-
-    async def _insert_claims(
-        self, db: aiosqlite.Connection, claims: list[tuple[str, bytes, float]]
-    ) -> set[str]:
-        values = ", ".join(["(?, ?, ?, ?)"] * len(claims))
+    async def _write_claims(self, db: aiosqlite.Connection, writes: list[_Write]) -> list[Any]:
+        claims = [write.claim for write in writes if write.claim is not None]
+        first = {claim[0]: claim for claim in reversed(claims)}  # the same id twice: the first decides
+        values = ", ".join(["(?, ?, ?, ?)"] * len(first))
         params: list[Any] = []
-        for event_id, body, received_at in claims:
+        for event_id, body, received_at in first.values():
             params += [event_id, body, received_at, self.owner]
         rows = await db.execute_fetchall(
             f"INSERT INTO receiver_events (id, body, received_at, owner) VALUES {values} "
             "ON CONFLICT (id) DO NOTHING RETURNING id",
             params,
         )
-        return {row[0] for row in rows}
+        inserted = {row[0] for row in rows}
+        results: list[Any] = []
+        for event_id, _, _ in claims:
+            results.append(event_id in inserted)
+            inserted.discard(event_id)  # a later claim of the same id in this batch is a duplicate
+        return results
+
+    async def _write_finished(self, db: aiosqlite.Connection, writes: list[_Write]) -> list[Any]:
+        ids = [write.params[0] for write in writes]
+        at = max(write.done_at or 0.0 for write in writes)
+        await db.execute_fetchall(
+            "UPDATE receiver_events SET state = 'done', failures = NULL, finished_at = ?, owner = NULL "
+            f"WHERE id IN ({', '.join('?' * len(ids))})",
+            [at, *ids],
+        )
+        return [None] * len(writes)
+
+    async def _write_rest(self, db: aiosqlite.Connection, writes: list[_Write]) -> list[Any]:
+        statements: dict[str, list[tuple[Any, ...]]] = {}
+        for write in writes:
+            if write.sql is not None:
+                statements.setdefault(write.sql, []).append(write.params)
+        lone = len(writes) == 1 and writes[0].sql is not None
+        if not lone:
+            await db.execute("BEGIN IMMEDIATE")
+        for sql, rows in statements.items():
+            await db.executemany(sql, rows)
+        results = [await write.call(db) if write.call is not None else None for write in writes]
+        if not lone:
+            await db.execute("COMMIT")
+        return results
 
     # -- the interface -----------------------------------------------------------------------------
 
@@ -300,8 +325,10 @@ class SQLiteStore(Store):
         await self._exec(_MARK_DONE, event_id, handler, time.time())
 
     async def finish(self, event_id: str, *, failures: Mapping[str, str], at: float) -> None:
-        state = "dead" if failures else "done"
-        await self._exec(_FINISH, state, json.dumps(dict(failures)) if failures else None, at, event_id)
+        if failures:
+            await self._exec(_DEAD, json.dumps(dict(failures)), at, event_id)
+        else:
+            await self._submit(_Write(self._future(), done_at=at, params=(event_id,)))
 
     async def release(self, event_ids: Collection[str]) -> None:
         sql = "UPDATE receiver_events SET owner = NULL WHERE id = ? AND owner = ? AND state = 'pending'"

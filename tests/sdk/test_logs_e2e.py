@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import PipelineFactory
 from sdk_support import delay_step, fail_step, log_step
 
@@ -126,6 +127,7 @@ async def server_process(db: Path, port: int) -> AsyncIterator[asyncio.subproces
                 await process.wait()
 
 
+@pytest.mark.slow
 async def test_the_follower_resumes_across_a_server_restart(tmp_path: Path) -> None:
     db, port = tmp_path / "restart.db", free_port()
     base_url = f"http://127.0.0.1:{port}"
