@@ -184,10 +184,11 @@ def cpu_seconds(pid: int) -> float:
 class Server:
     """A server process under test; stopped (SIGTERM, then SIGKILL) by `close`."""
 
-    def __init__(self, name: str, command: list[str], port: int) -> None:
+    def __init__(self, name: str, command: list[str], port: int, cwd: str) -> None:
         self.name = name
         self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # cwd: a directory with no receiver.py in it (this file is one), so -m finds the package
+        self.proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def close(self) -> None:
         self.proc.terminate()
@@ -258,8 +259,9 @@ def main() -> None:
                 "plain_aiohttp",
                 [sys.executable, str(Path(workdir, "plain_app.py")), str(plain_port)],
                 plain_port,
+                workdir,
             ),
-            Server("receiver_sqlite", receiver_cmd, rx_port),
+            Server("receiver_sqlite", receiver_cmd, rx_port, workdir),
         ]
         try:
             results = asyncio.run(run(servers, args, secret))

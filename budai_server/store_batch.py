@@ -22,16 +22,19 @@ from budai_server.store import Store
 from budai_server.store_rows import (
     EXECUTION_COLUMNS,
     EXECUTION_INSERT,
-    IdempotencyRecord,
+    db_time,
     dumps,
     execution_from_row,
     execution_values,
-    insert_idempotency,
 )
 
 __all__ = ["BatchRow", "Conflict", "Outcome", "get_executions", "get_statuses", "insert_batch"]
 
 _SQL_IN_CHUNK = 500
+_IDEMPOTENCY_INSERT = (  # `store_rows.insert_idempotency`'s statement, for many rows in one call
+    "INSERT OR IGNORE INTO idempotency_keys (key, route, fingerprint, status, body, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -135,17 +138,15 @@ def _write(
             "SELECT ?, seq FROM executions WHERE id = ?",
             tags,
         )
-        for row in new_rows:
-            if row.key is not None:
-                record = IdempotencyRecord(
-                    key=row.key,
-                    route=route,
-                    fingerprint=row.fingerprint,
-                    status=201,
-                    body=row.replay_body,
-                    created_at=now,
-                )
-                insert_idempotency(conn, record)
+        created_at = db_time(now)
+        conn.executemany(
+            _IDEMPOTENCY_INSERT,
+            [
+                (row.key, route, row.fingerprint, 201, row.replay_body, created_at)
+                for row in new_rows
+                if row.key is not None
+            ],
+        )
     known = {row.execution.id: row.execution for row in new_rows}
     replay_ids = [
         eid for _row, eid, created in decided if eid is not None and not created and eid not in known

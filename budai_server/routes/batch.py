@@ -11,6 +11,7 @@ fails alone; only an unusable envelope fails the request (413 over 1,000 items o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +24,7 @@ from budai_server.routes.context import checker_of, config_of, scheduler_of, sto
 from budai_server.routes.errors import ApiError, dump_json, json_response
 from budai_server.routes.middleware import IDEMPOTENCY, idempotency_record
 from budai_server.routes.parse import read_json_object
-from budai_server.scheduler import _RANK, ExecutionRequest, Scheduler, _Queued
+from budai_server.scheduler import ExecutionRequest, SchedulerStopped
 from budai_server.store_batch import BatchRow, Conflict, Outcome, insert_batch
 
 __all__ = ["item_route", "setup"]
@@ -109,7 +110,8 @@ async def _store_and_admit(
     """
     outcomes = await insert_batch(store_of(request), rows, definition, item_route(pipeline_id))
     created = [o.execution for o in outcomes if isinstance(o, Outcome) and o.created]
-    _admit(scheduler_of(request), created, definition)
+    with contextlib.suppress(SchedulerStopped):  # shutting down: they stay pending, run at next start
+        scheduler_of(request).admit(created, definition)
     return outcomes
 
 
@@ -175,18 +177,6 @@ def _answer(outcome: Outcome | Conflict) -> dict[str, Any]:
 
 def _render(execution: Execution) -> Any:
     return to_json_dict(execution)
-
-
-def _admit(scheduler: Scheduler, created: list[Execution], definition: Any) -> None:
-    """Queue the committed executions for running.
-
-    Uses the scheduler's queue internals because it has no public many-at-once admission yet (see
-    the batch engineer's report); `Scheduler.submit` would store each one in its own transaction.
-    """
-    for execution in created:
-        scheduler._enqueue(_Queued(execution, definition, {}), _RANK.get(execution.priority, 1))
-        scheduler.log.emit(execution.id, "info", f"execution queued with priority {execution.priority}")
-    scheduler._pump()
 
 
 def _skip_request_record(request: web.Request, parsed: BatchRequest) -> None:

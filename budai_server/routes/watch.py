@@ -80,7 +80,7 @@ async def _subscribe_ids(store: Store, watch: Watch, ids: Sequence[str]) -> list
     statuses = await get_statuses(store, ids)
     unknown = [execution_id for execution_id in ids if execution_id not in statuses]
     watch.discard_ids(unknown)
-    ended = [execution_id for execution_id, status in statuses.items() if status in _TERMINAL]
+    ended = [i for i, status in statuses.items() if status in _TERMINAL and i not in watch.delivered]
     if ended:  # only these are read whole: a fresh batch's ids cost one narrow query
         for execution in (await get_executions(store, ended)).values():
             watch.offer(execution)
