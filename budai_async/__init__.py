@@ -9,6 +9,15 @@
 from budai_async._http import Timeout
 from budai_async._retry import RetryPolicy
 from budai_async._version import __version__
+from budai_async.batch_result import (
+    BatchCounts,
+    BatchEntry,
+    BatchError,
+    BatchItem,
+    BatchProgress,
+    BatchResult,
+    ItemError,
+)
 from budai_async.client import AsyncBudClient
 from budai_async.dsl import PipelineBuilder, Retry, actions, params
 from budai_async.errors import (
@@ -29,6 +38,7 @@ from budai_async.errors import (
 )
 from budai_async.models import (
     Action,
+    CallbackEvent,
     Execution,
     ExecutionStatus,
     LogEntry,
@@ -41,6 +51,7 @@ from budai_async.models import (
     ValidationResult,
 )
 from budai_async.pagination import AsyncPager, PageList
+from budai_async.webhooks import WebhookVerificationError
 
 __all__ = [
     "APIConnectionError",
@@ -51,11 +62,19 @@ __all__ = [
     "AsyncPager",
     "AuthenticationError",
     "BadRequestError",
+    "BatchCounts",
+    "BatchEntry",
+    "BatchError",
+    "BatchItem",
+    "BatchProgress",
+    "BatchResult",
     "BudError",
+    "CallbackEvent",
     "ConflictError",
     "Execution",
     "ExecutionStatus",
     "InternalServerError",
+    "ItemError",
     "LogEntry",
     "LogLevel",
     "NotFoundError",
@@ -75,6 +94,7 @@ __all__ = [
     "ValidationError",
     "ValidationIssue",
     "ValidationResult",
+    "WebhookVerificationError",
     "__version__",
     "actions",
     "params",

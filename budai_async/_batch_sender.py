@@ -54,7 +54,7 @@ _FATAL_STATUSES = frozenset({401, 403, 404})
 
 def json_default(value: Any) -> Any:
     """Dates, sets, tuples and attrs models as the client encodes them (everything else refused)."""
-    from budai_async.client import _json_default as client_default
+    from budai_async.client import json_default as client_default
 
     return client_default(value)
 

@@ -31,7 +31,7 @@ from budai_async.resources.actions import ActionsResource
 from budai_async.resources.executions import ExecutionsResource
 from budai_async.resources.pipelines import PipelinesResource
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncBudClient", "new_idempotency_key"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncBudClient", "json_default", "new_idempotency_key"]
 
 DEFAULT_BASE_URL: Final = "http://127.0.0.1:8080"
 DEFAULT_TIMEOUT: Final = Timeout(connect=10.0, read=60.0, total=None)
@@ -53,7 +53,8 @@ def new_idempotency_key() -> str:
     return f"budai_{uuid.uuid4().hex}"
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """`json.dumps` default for request bodies: dates as ISO strings, attrs models, sets and tuples."""
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     if isinstance(value, date):
@@ -68,7 +69,7 @@ def _json_default(value: Any) -> Any:
 def encode_json(value: Any) -> bytes:
     """Compact JSON bytes; dates become ISO strings; raises ValidationError naming the bad type."""
     try:
-        return json.dumps(value, separators=(",", ":"), default=_json_default).encode()
+        return json.dumps(value, separators=(",", ":"), default=json_default).encode()
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"request body is not JSON: {exc}") from exc
 
