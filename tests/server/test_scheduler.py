@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -47,11 +48,14 @@ async def test_cancel_right_after_admission_never_runs_the_steps(scheduler: Sche
 
 async def test_listeners_hear_every_end_once_after_the_commit(scheduler: Scheduler) -> None:
     heard: list[Execution] = []
+    all_heard = asyncio.Event()
 
     async def listener(execution: Execution) -> None:
         stored = await scheduler.store.get_execution(execution.id)
         assert stored == execution  # committed before the listener is called
         heard.append(execution)
+        if len(heard) == 3:
+            all_heard.set()
 
     async def broken(_execution: Execution) -> None:
         raise RuntimeError("a failing listener does not stop the others")
@@ -61,6 +65,8 @@ async def test_listeners_hear_every_end_once_after_the_commit(scheduler: Schedul
     ids = [(await scheduler.submit(ExecutionRequest(definition=QUICK))).id for _ in range(3)]
     for execution_id in ids:
         assert (await scheduler.wait_terminal(execution_id, 5)).status == "completed"  # type: ignore[union-attr]
+    # waiters are woken before listeners run, so the last listener call may still be under way
+    await asyncio.wait_for(all_heard.wait(), 5)
     assert sorted(execution.id for execution in heard) == sorted(ids)
     scheduler.remove_terminal_listener(listener)
 
