@@ -220,6 +220,20 @@ class LogBus:
             return
         self._publish(execution_id, channel, ts, rank, step_id, text)
 
+    def begin_new(self, execution_id: str) -> None:
+        """Number a just-created execution's lines from 1 without asking SQLite for its last seq.
+
+        Only for an execution this process has just stored under a new id (the scheduler calls it
+        when it admits one): no line of it can be stored yet, so the lookup `emit` would otherwise
+        start (one task and one query per execution) is skipped. Lines already waiting for a
+        lookup keep it.
+        """
+        channel = self._channels.get(execution_id)
+        if channel is None:
+            self._channels[execution_id] = _Channel(next_seq=1)
+        elif channel.next_seq is None and channel.loader is None and not channel.waiting:
+            channel.next_seq = 1
+
     def _publish(
         self, execution_id: str, channel: _Channel, ts: float, rank: int, step_id: str | None, text: str
     ) -> None:

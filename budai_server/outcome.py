@@ -7,8 +7,7 @@ timeout, shutdown, crash), and at start for executions a previous process left u
 from __future__ import annotations
 
 from datetime import datetime
-
-import attrs
+from typing import Any
 
 from budai_async.models import Execution, ExecutionStatus, StepRun, StepStatus
 from budai_server.engine.rules import EXECUTION_CANCELLED, EXECUTION_TIMEOUT
@@ -59,10 +58,12 @@ def ended(
     skip_reason: str = EXECUTION_CANCELLED,
     steps: dict[str, StepRun] | None = None,
     outputs: dict[str, object] | None = None,
+    **changes: Any,
 ) -> Execution:
     """The execution ended with `status`; unfinished steps end too (see `end_steps`).
 
     `duration_seconds` is measured from `started_at`; an execution that never started has none.
+    `changes` sets further fields (the run's measurements) in the same copy.
     """
     final_steps = end_steps(
         execution.steps if steps is None else steps,
@@ -74,15 +75,16 @@ def ended(
     duration = None
     if execution.started_at is not None:
         duration = round((now - execution.started_at).total_seconds(), 6)
-    final = attrs.evolve(
+    return with_progress(
         execution,
+        final_steps,
         status=status,
         error=error,
         outputs=dict(execution.outputs if outputs is None else outputs),
         completed_at=now,
         duration_seconds=duration,
+        **changes,
     )
-    return with_progress(final, final_steps)
 
 
 def from_run(
@@ -121,8 +123,17 @@ def from_run(
         status, error = ExecutionStatus.TIMEOUT, error or timeout_error
     if interrupt is None:  # steps the runner never reached (e.g. it refused the definition)
         skip_reason = _SKIP_REASONS.get(status, EXECUTION_FAILED)
-    final = ended(execution, status, error, now, skip_reason=skip_reason, steps=steps, outputs=result.outputs)
-    return attrs.evolve(final, cpu_seconds=result.cpu_seconds, peak_memory_mb=result.peak_memory_mb)
+    return ended(
+        execution,
+        status,
+        error,
+        now,
+        skip_reason=skip_reason,
+        steps=steps,
+        outputs=result.outputs,
+        cpu_seconds=result.cpu_seconds,
+        peak_memory_mb=result.peak_memory_mb,
+    )
 
 
 def resumable(execution: Execution) -> tuple[Execution, dict[str, StepState]]:

@@ -78,17 +78,18 @@ def step_state(run: StepRun) -> StepState:
     )
 
 
-def with_progress(execution: Execution, steps: dict[str, StepRun]) -> Execution:
-    """Return `execution` with these steps and the progress figures they imply.
+def with_progress(execution: Execution, steps: dict[str, StepRun], **changes: Any) -> Execution:
+    """Return `execution` with these steps, the progress figures they imply and `changes`.
 
     `progress` is the share of steps that finished in any way (0-100); `completed_steps` counts
-    only the steps that completed successfully.
+    only the steps that completed successfully. `changes` are other fields set in the same copy
+    (one `attrs.evolve` instead of several on the per-execution path).
     """
     total = execution.total_steps or len(steps)
     finished = sum(1 for step in steps.values() if step.status in FINISHED_STEP)
     completed = sum(1 for step in steps.values() if step.status == StepStatus.COMPLETED)
     progress = round(100.0 * finished / total, 2) if total else 100.0
-    return attrs.evolve(execution, steps=steps, progress=progress, completed_steps=completed)
+    return attrs.evolve(execution, steps=steps, progress=progress, completed_steps=completed, **changes)
 
 
 def end_steps(

@@ -35,6 +35,7 @@ from budai_server.store import IdempotencyRecord, Store
 __all__ = [
     "DiscardLogSink",
     "ExecutionAlreadyFinished",
+    "ExecutionLog",
     "ExecutionNotFound",
     "ExecutionRequest",
     "Runner",
@@ -58,10 +59,20 @@ class Runner(Protocol):
     async def run(self, ctx: RunContext) -> RunResult: ...
 
 
+class ExecutionLog(LogSink, Protocol):
+    """The scheduler's log (budai_server.logbus.LogBus): a LogSink told which executions are new."""
+
+    def begin_new(self, execution_id: str) -> None:
+        """`execution_id` was just stored under a new id: it has no stored lines yet."""
+
+
 class DiscardLogSink:
     """A LogSink that drops every line (used until a log bus is attached)."""
 
     def emit(self, execution_id: str, level: str, message: str, step_id: str | None = None) -> None:
+        return None
+
+    def begin_new(self, execution_id: str) -> None:
         return None
 
 
@@ -136,7 +147,7 @@ class Scheduler:
         self.timeout_grace_seconds = timeout_grace_seconds
         self.shutdown_grace_seconds = shutdown_grace_seconds
         self.runner: Runner | None = None
-        self.log: LogSink = DiscardLogSink()
+        self.log: ExecutionLog = DiscardLogSink()
         self._listeners: list[TerminalListener] = []
         self._heap: list[tuple[int, int, str]] = []
         self._queued: dict[str, _Queued] = {}
@@ -176,7 +187,7 @@ class Scheduler:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    async def start(self, runner: Runner, log: LogSink | None = None) -> None:
+    async def start(self, runner: Runner, log: ExecutionLog | None = None) -> None:
         """Recover executions a previous process left unfinished, then start admitting."""
         self.runner = runner
         if log is not None:
@@ -257,8 +268,10 @@ class Scheduler:
         return execution
 
     def admit(self, executions: Sequence[Execution], definition: Mapping[str, Any]) -> None:
-        """Queue pending executions the caller has already stored (e.g. a whole batch inserted in
-        one transaction with `Store.run_transaction`); they run like submitted ones.
+        """Queue new pending executions the caller has just stored (e.g. a whole batch inserted in
+        one transaction with `Store.run_transaction`); they run like submitted ones. Only for
+        executions created by `new_execution` (the log numbers their lines from 1 unread);
+        restart recovery queues stored ones itself.
 
         Raises SchedulerStopped when the server is shutting down (the rows stay `pending` and run
         at the next start).
@@ -267,6 +280,7 @@ class Scheduler:
             raise SchedulerStopped("the server is not accepting executions")
         for execution in executions:
             self._enqueue(_Queued(execution, definition, {}), _RANK.get(execution.priority, 1))
+            self.log.begin_new(execution.id)
             self.log.emit(execution.id, "info", f"execution queued with priority {execution.priority}")
         self._pump()
 

@@ -58,9 +58,14 @@ def parse_db_time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
+# One encoder for every call: `json.dumps` with options builds a new JSONEncoder each time, and
+# the execution path writes several JSON columns per state change. Same text as `json.dumps`.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
 def dumps(value: Any) -> str:
     """Compact JSON for the JSON columns."""
-    return json.dumps(value, separators=(",", ":"), default=str)
+    return _ENCODER.encode(value)
 
 
 @attrs.frozen(kw_only=True)

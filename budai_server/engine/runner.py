@@ -147,9 +147,7 @@ class _Run:
     # ---- driving
 
     async def execute(self) -> RunResult:
-        resumed = len(self.plan.order) - len(self.waiting)
-        note = f" ({resumed} already finished before a restart)" if resumed else ""
-        self._log("info", f"running {len(self.plan.order)} step(s){note}")
+        # No "run started/ended" lines here: the scheduler logs the execution's start and end.
         try:
             await metered(self._drive(), self.meter)
         except asyncio.CancelledError:
@@ -399,11 +397,6 @@ class _Run:
         outputs = self._outputs()
         error = self._error(status)
         self.meter.sample_memory()
-        counts: dict[str, int] = {}
-        for step_status in statuses:
-            counts[step_status] = counts.get(step_status, 0) + 1
-        summary = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
-        self._log("info" if status == "completed" else "error", f"run ended {status}: {summary}")
         return RunResult(
             status=status,
             outputs=outputs,

@@ -58,9 +58,13 @@ _CODES = {
 }
 
 
+# Reused: `json.dumps` with options builds a new encoder per call (several per batch item).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def dump_json(data: Any) -> str:
     """The server's JSON text (compact, UTF-8 kept); the idempotency replay stores this exact text."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(data)
 
 
 def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

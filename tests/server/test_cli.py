@@ -107,3 +107,17 @@ async def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
         "--fault-503-rate", "0.8", "--fault-429-rate", "0.5", "--db", str(tmp_path / "f.db")
     )
     assert code == 2 and "fault" in stderr
+
+
+async def test_the_server_process_freezes_its_start_up_heap_and_collects_less_often() -> None:
+    # In a child interpreter: freezing the test process's own heap would outlive this test.
+    script = (
+        "import gc; from budai_server.__main__ import _tune_gc; _tune_gc(); "
+        "print(gc.get_freeze_count() > 10_000, gc.get_threshold())"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    assert process.returncode == 0
+    assert out.decode().split(maxsplit=1) == ["True", "(5000, 10, 10)\n"]

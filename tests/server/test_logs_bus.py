@@ -104,6 +104,40 @@ async def test_seq_continues_after_a_restart(store: Store) -> None:
     assert [r.message for r in rows[-2:]] == ["after 0", "after 1"]
 
 
+async def test_a_new_execution_is_numbered_at_once_without_a_seq_lookup(bus: LogBus) -> None:
+    subscription = bus.subscribe("exec_n", LogFilter())  # a stream opened before the first line
+    bus.begin_new("exec_n")
+    bus.emit("exec_n", "info", "queued")
+    bus.emit("exec_n", "info", "started")
+    # Published synchronously: no task had to read the stored maximum first.
+    assert [(line.seq, line.message) for line in subscription.take(10)] == [(1, "queued"), (2, "started")]
+    assert bus.is_open("exec_n")
+    bus.unsubscribe(subscription)
+    await bus.flush()
+    assert [(r.seq, r.message) for r in await stored(bus, "exec_n")] == [(1, "queued"), (2, "started")]
+
+
+async def test_begin_new_leaves_lines_that_already_wait_for_their_seq_alone(store: Store) -> None:
+    first = LogBus(LogStore(store), FAST)
+    await first.start()
+    first.emit("exec_s", "info", "stored")
+    await settle(first, "exec_s", 1)
+    await first.stop()
+
+    second = LogBus(LogStore(store), FAST)
+    await second.start()
+    second.emit("exec_s", "info", "waiting")  # starts the lookup of the stored maximum
+    second.begin_new("exec_s")  # must not restart the numbering at 1
+    second.emit("exec_s", "info", "after")
+    await settle(second, "exec_s", 3)
+    await second.stop()
+    assert [(r.seq, r.message) for r in await stored(second, "exec_s")] == [
+        (1, "stored"),
+        (2, "waiting"),
+        (3, "after"),
+    ]
+
+
 async def test_read_merges_store_and_memory_without_gap_or_duplicate(bus: LogBus) -> None:
     """Readers race the flusher: every page sequence still covers 1..N exactly once."""
     total = 400

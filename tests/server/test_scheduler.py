@@ -88,3 +88,41 @@ async def test_a_stopped_scheduler_refuses_new_work(tmp_path: Path) -> None:
         with pytest.raises(SchedulerStopped):
             await scheduler.submit(ExecutionRequest(definition=QUICK))
         assert await scheduler.wait_terminal("exec_missing", 0.01) is None
+
+
+class RecordingLog:
+    """A scheduler log keeping the calls in order: ("new", id) or ("emit", id, message)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def emit(self, execution_id: str, level: str, message: str, step_id: str | None = None) -> None:
+        self.calls.append(("emit", execution_id, message))
+
+    def begin_new(self, execution_id: str) -> None:
+        self.calls.append(("new", execution_id))
+
+
+async def test_new_executions_are_announced_to_the_log_before_their_first_line(tmp_path: Path) -> None:
+    async with Store(tmp_path / "s.db") as store:
+        first = Scheduler(store, max_concurrent=1, shutdown_grace_seconds=0.01)
+        await first.start(ExecutionRunner(ActionRegistry.with_builtins(), Inventory(store)))
+        first.max_concurrent = 0  # keep the next one queued (pending) across the restart
+        log = RecordingLog()
+        first.log = log
+        fresh = await first.submit(ExecutionRequest(definition=QUICK))
+        assert log.calls[:2] == [
+            ("new", fresh.id),
+            ("emit", fresh.id, "execution queued with priority normal"),
+        ]
+        await first.stop()
+
+        # After a restart the stored execution may have stored lines: the log must look them up.
+        second = Scheduler(store, max_concurrent=1)
+        again = RecordingLog()
+        await second.start(ExecutionRunner(ActionRegistry.with_builtins(), Inventory(store)), again)
+        done = await second.wait_terminal(fresh.id, 5)
+        await second.stop()
+    assert done is not None and done.status == "completed"
+    assert ("new", fresh.id) not in again.calls
+    assert ("emit", fresh.id, "execution completed") in again.calls
