@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES_WEBHOOK_SECRET
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -136,6 +137,11 @@ EXPECTED: dict[str, list[str]] = {
         r"rejected: \['definition\.steps\[0\]\.params\.message'\]",
         r"server unreachable \(after retries\)",
     ],
+    "receiver_app.py": [
+        r"ran exec_\w+: completed, exec_\w+: failed",
+        r"on_(complete|failure): exec_\w+ (completed https://|failed .*model_missing)",
+        r"on_(complete|failure): exec_\w+ (completed https://|failed .*model_missing)",
+    ],
     "dsl.py": [
         r"valid: True",
         r'"condition": "steps\.health_check\.output\.status == \'healthy\'"',
@@ -154,7 +160,13 @@ def test_every_example_is_covered() -> None:
 
 @pytest.mark.parametrize("script", sorted(EXPECTED))
 async def test_example(script: str, bud_url: str) -> None:
-    env = {**os.environ, "BUDAI_BASE_URL": bud_url, "PYTHONWARNINGS": "", "PYTHONDEVMODE": ""}
+    env = {
+        **os.environ,
+        "BUDAI_BASE_URL": bud_url,
+        "BUDAI_WEBHOOK_SECRET": EXAMPLES_WEBHOOK_SECRET,
+        "PYTHONWARNINGS": "",
+        "PYTHONDEVMODE": "",
+    }
     env.pop("BUDAI_API_KEY", None)
     process = await asyncio.create_subprocess_exec(
         sys.executable,

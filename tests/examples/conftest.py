@@ -1,0 +1,15 @@
+"""The examples' server signs callbacks with a secret the examples know (for `receiver_app.py`)."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from budai_server.config import ServerConfig
+
+EXAMPLES_WEBHOOK_SECRET = "whsec_ZXhhbXBsZXMtc2VjcmV0LWZvci1idWRhaS10ZXN0cw=="
+
+
+@pytest.fixture
+def server_config(server_config: ServerConfig) -> ServerConfig:
+    return attrs.evolve(server_config, webhook_secret=EXAMPLES_WEBHOOK_SECRET)
