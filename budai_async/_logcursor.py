@@ -17,6 +17,7 @@ __all__ = [
     "CLOSE_LAGGING",
     "CLOSE_NORMAL",
     "LEVELS",
+    "MAX_SEQ",
     "LogFilter",
     "ResumeCursor",
     "level_name",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
+MAX_SEQ = 2**63 - 1
 _RANKS = {name: rank for rank, name in enumerate(LEVELS)}
 _ALIASES = {"warn": "warning", "err": "error", "critical": "error", "fatal": "error"}
 
@@ -93,13 +95,16 @@ def parse_since(value: str, now: datetime) -> datetime:
 
 
 def parse_after_seq(value: str) -> int:
-    """Parse the `after_seq` query value: an integer >= 0; raises ValueError otherwise."""
+    """Parse the `after_seq` query value: an integer in 0..MAX_SEQ; raises ValueError otherwise.
+
+    The bound is SQLite's largest integer: a larger value could not even be compared in SQL.
+    """
     try:
         seq = int(value)
     except ValueError as error:
         raise ValueError(f"after_seq must be an integer >= 0, got {value!r}") from error
-    if seq < 0:
-        raise ValueError(f"after_seq must be an integer >= 0, got {value!r}")
+    if not 0 <= seq <= MAX_SEQ:
+        raise ValueError(f"after_seq must be an integer between 0 and {MAX_SEQ}, got {value!r}")
     return seq
 
 

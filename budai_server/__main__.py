@@ -92,7 +92,10 @@ def _tune_gc() -> None:
     "--api-key",
     envvar="BUDAI_SERVER_API_KEY",
     default=None,
-    help="Require 'Authorization: Bearer KEY' on every route but /health (env BUDAI_SERVER_API_KEY).",
+    help=(
+        "Require 'Authorization: Bearer KEY' on every route but /health and /openapi.json "
+        "(env BUDAI_SERVER_API_KEY)."
+    ),
 )
 @click.option(
     "--max-concurrent-executions",

@@ -209,7 +209,10 @@ def _callbacks(field: str, value: Any) -> dict[str, str]:
             raise _Fault(f"{field}.{key}", f"unknown callback {key!r}", "unknown_field")
         if url is None:
             continue
-        parts = urlsplit(url) if isinstance(url, str) else None
+        try:
+            parts = urlsplit(url) if isinstance(url, str) else None
+        except ValueError:  # a malformed IPv6 host, e.g. "http://["
+            parts = None
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
             raise _Fault(f"{field}.{key}", "callback must be an http(s) URL")
         out[key] = url

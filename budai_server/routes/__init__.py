@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from budai_server.routes import actions, batch, callbacks, executions, health, logs, pipelines
+from budai_server.routes import actions, batch, callbacks, executions, health, logs, openapi, pipelines
 
 __all__ = ["ROUTE_SETUPS"]
 
@@ -23,4 +23,5 @@ ROUTE_SETUPS: list[Callable[[web.Application], None]] = [
     logs.setup,
     batch.setup,
     callbacks.setup,
+    openapi.setup,
 ]

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 MAX_KEY_LENGTH = 255
-PUBLIC_PATHS = frozenset({"/health"})
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 
 
 @attrs.frozen(kw_only=True)
@@ -54,7 +54,7 @@ _RECORDED: web.RequestKey[bool] = web.RequestKey("budai_idempotency_recorded", b
 
 
 def make_auth_middleware(api_key: str) -> Any:
-    """Require `Authorization: Bearer <api_key>` on every route but /health (constant-time compare)."""
+    """Require `Authorization: Bearer <api_key>` on every route but PUBLIC_PATHS (constant-time compare)."""
     expected = api_key.encode()
 
     @web.middleware

@@ -77,6 +77,15 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _is_http_url(url: str) -> bool:
+    """An absolute http(s) URL with a host (urlsplit raises ValueError for a bad IPv6 host)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
 def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
 
@@ -220,8 +229,7 @@ class Fields:
         for key in ("on_complete", "on_failure"):
             url = sub.string(key, nullable=True, max_length=2048)
             if isinstance(url, str):
-                parts = urlsplit(url)
-                if parts.scheme not in ("http", "https") or not parts.netloc:
+                if not _is_http_url(url):
                     sub.fail(key, "must be an absolute http(s) URL", "url")
                 else:
                     result[key] = url

@@ -28,6 +28,7 @@ PIPELINE_STATUSES = ("draft", "active", "archived")
 DEFINITION_ALIASES = ("definition", "dag")
 _FIELDS = frozenset({"name", "description", "tags", "status", *DEFINITION_ALIASES})
 MAX_PAGE = 1000
+PIPELINE_PATH = "/budpipeline/{pipeline_id:(?!(?:executions|actions|run|validate)$)[^{}/]+}"
 
 
 def definition_field(fields: Fields, names: tuple[str, ...], *, required: bool) -> tuple[str, Any]:
@@ -184,8 +185,9 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/budpipeline", create_pipeline)
     app.router.add_get("/budpipeline", list_pipelines)
     app.router.add_post("/budpipeline/validate", validate_definition)
-    # Plain paths (/budpipeline/executions, /validate, /run ...) win over {pipeline_id} whatever the order.
-    app.router.add_get("/budpipeline/{pipeline_id}", get_pipeline)
-    app.router.add_patch("/budpipeline/{pipeline_id}", patch_pipeline)
-    app.router.add_put("/budpipeline/{pipeline_id}", put_pipeline)
-    app.router.add_delete("/budpipeline/{pipeline_id}", delete_pipeline)
+    # Plain paths (/budpipeline/executions, /validate, /run ...) win over {pipeline_id} whatever the
+    # order; the pattern also keeps their names out of {pipeline_id}, so `PUT /budpipeline/run` is a 405.
+    app.router.add_get(PIPELINE_PATH, get_pipeline)
+    app.router.add_patch(PIPELINE_PATH, patch_pipeline)
+    app.router.add_put(PIPELINE_PATH, put_pipeline)
+    app.router.add_delete(PIPELINE_PATH, delete_pipeline)
