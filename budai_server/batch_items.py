@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from budai_server.limits import MAX_TAG_LENGTH, MAX_TAGS
+
 __all__ = [
     "ITEM_FIELDS",
     "MAX_BATCH_ITEMS",
@@ -186,11 +188,18 @@ def _params(field: str, value: Any) -> dict[str, Any]:
 
 
 def _tags(field: str, value: Any) -> list[str]:
+    """The single execute route's tag rules (routes/parse.py), so a batch item can't store a tag
+    that the `tags=` filter could never match (a comma) or that execute would refuse."""
     if not isinstance(value, list):
         raise _Fault(field, "tags must be a list of strings")
+    if len(value) > MAX_TAGS:
+        raise _Fault(field, f"at most {MAX_TAGS} tags are allowed", "too_many")
     for position, tag in enumerate(value):
-        if not isinstance(tag, str) or not tag or len(tag) > 200:
-            raise _Fault(f"{field}[{position}]", "a tag must be a non-empty string of at most 200 characters")
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_TAG_LENGTH or "," in tag:
+            raise _Fault(
+                f"{field}[{position}]",
+                f"a tag must be a non-blank string of at most {MAX_TAG_LENGTH} characters without a comma",
+            )
     return list(dict.fromkeys(value))
 
 

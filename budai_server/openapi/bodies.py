@@ -13,10 +13,11 @@ from budai_async.definition import MAX_STEPS, MAX_TIMEOUT_SECONDS
 from budai_async.models import Priority
 from budai_server.batch_items import DEFAULT_FIELDS, MAX_BATCH_ITEMS
 from budai_server.batch_items import MAX_KEY_LENGTH as MAX_ITEM_KEY_LENGTH
+from budai_server.limits import MAX_TAG_LENGTH, MAX_TAGS
 from budai_server.openapi.operations import query
 from budai_server.openapi.schema import NON_BLANK, STRING, Schema, nullable, obj, one_of_fields, ref
 from budai_server.routes.middleware import MAX_KEY_LENGTH
-from budai_server.routes.parse import MAX_NAME_LENGTH, MAX_TAG_LENGTH, MAX_TAGS
+from budai_server.routes.parse import MAX_NAME_LENGTH
 from budai_server.routes.pipelines import MAX_PAGE, PIPELINE_STATUSES
 from budai_server.routes.watch import MAX_IDS_PER_MESSAGE
 
@@ -157,11 +158,7 @@ def _execution_bodies() -> dict[str, Schema]:
     run_fields = {"pipeline_definition": definition, "definition": definition, "dag": definition, **options}
     item: dict[str, Schema] = {
         "params": {"type": ["object", "null"]},
-        "tags": {
-            "type": ["array", "null"],
-            "items": {"type": "string", "minLength": 1, "maxLength": 200},
-            "description": "duplicates are dropped",
-        },
+        "tags": nullable(ref("Tags")),
         "priority": {"type": ["string", "null"], "enum": [*_PRIORITIES, None]},
         "callbacks": {
             "type": ["object", "null"],

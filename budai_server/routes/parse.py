@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from multidict import MultiMapping
 
+from budai_server.limits import MAX_TAG_LENGTH, MAX_TAGS
 from budai_server.routes.errors import ApiError
 
 __all__ = ["MISSING", "Fields", "QueryFields", "issue", "read_json_object"]
@@ -24,8 +25,6 @@ __all__ = ["MISSING", "Fields", "QueryFields", "issue", "read_json_object"]
 E = TypeVar("E")
 
 MISSING: Any = object()
-MAX_TAGS = 50
-MAX_TAG_LENGTH = 100
 MAX_NAME_LENGTH = 200
 
 

@@ -26,6 +26,10 @@ def _one(item: Any, defaults: Any = None) -> ItemSpec | ItemFault:
         ({"tags": "a"}, "items[0].tags", "invalid"),
         ({"tags": ["ok", 3]}, "items[0].tags[1]", "invalid"),
         ({"tags": [""]}, "items[0].tags[0]", "invalid"),
+        ({"tags": ["   "]}, "items[0].tags[0]", "invalid"),
+        ({"tags": ["ok", "a,b"]}, "items[0].tags[1]", "invalid"),  # `tags=` filters split on commas
+        ({"tags": ["x" * 101]}, "items[0].tags[0]", "invalid"),  # execute's MAX_TAG_LENGTH
+        ({"tags": [f"t{i}" for i in range(51)]}, "items[0].tags", "too_many"),  # execute's MAX_TAGS
         ({"priority": "urgent"}, "items[0].priority", "invalid"),
         ({"priority": 1}, "items[0].priority", "invalid"),
         ({"callbacks": {"on_complete": "ftp://x"}}, "items[0].callbacks.on_complete", "invalid"),
