@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from budai_async.definition import MAX_TIMEOUT_SECONDS
 from budai_server.limits import MAX_TAG_LENGTH, MAX_TAGS
 
 __all__ = [
@@ -234,8 +235,9 @@ def _timeout(field: str, value: Any) -> float:
         or not isinstance(value, int | float)
         or not math.isfinite(value)
         or value <= 0
+        or value > MAX_TIMEOUT_SECONDS
     ):
-        raise _Fault(field, "timeout_seconds must be a positive number")
+        raise _Fault(field, f"timeout_seconds must be a positive number of at most {MAX_TIMEOUT_SECONDS:g}")
     return float(value)
 
 

@@ -168,7 +168,11 @@ def _execution_bodies() -> dict[str, Schema]:
             },
             "additionalProperties": False,
         },
-        "timeout_seconds": {"type": ["number", "null"], "exclusiveMinimum": 0},
+        "timeout_seconds": {
+            "type": ["number", "null"],
+            "exclusiveMinimum": 0,
+            "maximum": MAX_TIMEOUT_SECONDS,
+        },
     }
     return {
         "RunOptions": obj(options, description="Options of one execution; all optional."),

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from budai_async.definition import MAX_TIMEOUT_SECONDS
 from budai_server.batch_items import BatchRequest, BodyFault, ItemFault, ItemSpec, parse_batch
 
 
@@ -27,6 +28,7 @@ def _one(item: Any, defaults: Any = None) -> ItemSpec | ItemFault:
         ({"tags": ["ok", 3]}, "items[0].tags[1]", "invalid"),
         ({"tags": [""]}, "items[0].tags[0]", "invalid"),
         ({"tags": ["   "]}, "items[0].tags[0]", "invalid"),
+        ({"timeout_seconds": MAX_TIMEOUT_SECONDS + 1}, "items[0].timeout_seconds", "invalid"),
         ({"tags": ["ok", "a,b"]}, "items[0].tags[1]", "invalid"),  # `tags=` filters split on commas
         ({"tags": ["x" * 101]}, "items[0].tags[0]", "invalid"),  # execute's MAX_TAG_LENGTH
         ({"tags": [f"t{i}" for i in range(51)]}, "items[0].tags", "too_many"),  # execute's MAX_TAGS
