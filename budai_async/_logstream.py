@@ -15,7 +15,6 @@ import contextlib
 import json
 import random
 import socket
-import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
@@ -27,9 +26,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from budai_async._convert import converter
-from budai_async._logcursor import ResumeCursor, reconnect_delay, resume_at_once, should_resume
+from budai_async._logcursor import ResumeCursor, resume_at_once, should_resume
+from budai_async._reconnect import ReconnectBackoff
 from budai_async._responses import error_from_response
-from budai_async.errors import APIConnectionError, APIStatusError, BudError, ValidationError
+from budai_async.errors import APIStatusError, BudError, ValidationError
 from budai_async.models import ExecutionStatus, LogEntry, LogLevel
 
 __all__ = ["FollowOptions", "LogStream"]
@@ -205,8 +205,13 @@ class LogStream:
 
     async def _read_forever(self) -> None:
         """Connect, read, reconnect until `end` or a fatal error; the outcome goes into the buffer."""
-        attempt = 0
-        failing_since: float | None = None
+        backoff = ReconnectBackoff(
+            what=f"log stream {self.url}",
+            base=self.options.reconnect_base_seconds,
+            cap=self.options.reconnect_max_seconds,
+            give_up_after=self.options.give_up_after_seconds,
+            rng=self._rng,
+        )
         try:
             while True:
                 try:
@@ -222,23 +227,11 @@ class LogStream:
                     return
                 self.reconnects += 1
                 if resume_at_once(outcome.code):
-                    attempt, failing_since = 0, None
+                    backoff.reset()
                     continue
                 if outcome.progressed:  # the connection delivered frames: back off afresh
-                    attempt, failing_since = 0, None
-                now = time.monotonic()
-                failing_since = now if failing_since is None else failing_since
-                limit = self.options.give_up_after_seconds
-                if limit is not None and now - failing_since > limit:
-                    raise APIConnectionError(f"log stream {self.url}: no connection for {limit:g} s")
-                delay = reconnect_delay(
-                    attempt,
-                    base=self.options.reconnect_base_seconds,
-                    cap=self.options.reconnect_max_seconds,
-                    rand=self._rng.random(),
-                )
-                attempt += 1
-                await asyncio.sleep(delay)
+                    backoff.reset()
+                await backoff.pause()
         except Exception as error:  # handed to the caller, who raises it from the loop
             self._buffer.put_nowait(error)
 

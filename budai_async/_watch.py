@@ -16,7 +16,6 @@ import collections
 import contextlib
 import json
 import random
-import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -24,9 +23,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import attrs
 
 from budai_async._convert import structure_execution
-from budai_async._logcursor import reconnect_delay
+from budai_async._reconnect import ReconnectBackoff
 from budai_async._version import __version__
-from budai_async.errors import APIConnectionError, APIStatusError, BudError, NotFoundError, ValidationError
+from budai_async.errors import APIStatusError, BudError, NotFoundError, ValidationError
 from budai_async.models import Execution
 
 if TYPE_CHECKING:
@@ -237,7 +236,13 @@ class StatusWatch:
 
         url = watch_url(self._client.base_url, {"heartbeat": f"{self.options.heartbeat_seconds:g}"})
         headers = watch_headers(self._client.api_key)
-        attempt, failing_since = 0, None
+        backoff = ReconnectBackoff(
+            what="status watch",
+            base=self.options.reconnect_base_seconds,
+            cap=self.options.reconnect_max_seconds,
+            give_up_after=self.options.give_up_after_seconds,
+            rng=self._rng,
+        )
         while True:
             try:
                 link = await wire.open_link(
@@ -256,24 +261,12 @@ class StatusWatch:
                 self.transport = "websocket"
                 try:
                     if await self._read(link):
-                        attempt, failing_since = 0, None
+                        backoff.reset()
                 finally:
                     self._link = None
                     await link.close()
-            now = time.monotonic()
-            failing_since = now if failing_since is None else failing_since
-            limit = self.options.give_up_after_seconds
-            if limit is not None and now - failing_since > limit:
-                raise APIConnectionError(f"status watch: no connection for {limit:g} s")
-            delay = reconnect_delay(
-                attempt,
-                base=self.options.reconnect_base_seconds,
-                cap=self.options.reconnect_max_seconds,
-                rand=self._rng.random(),
-            )
-            attempt += 1
+            await backoff.pause()  # raises APIConnectionError past give_up_after_seconds
             self.reconnects += 1
-            await asyncio.sleep(delay)
 
     async def _subscribe(self, link: Link, ids: Sequence[str]) -> bool:
         async with self._send_lock:

@@ -1,0 +1,48 @@
+"""The wait between reconnects of a websocket reader (log follow, status watch), in one place.
+
+Both readers back off the same way: capped exponential delay with equal jitter
+(`_logcursor.reconnect_delay`), reset once a connection delivered something, and give up with
+`APIConnectionError` after `give_up_after` seconds without a working connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+from budai_async._logcursor import reconnect_delay
+from budai_async.errors import APIConnectionError
+
+__all__ = ["ReconnectBackoff"]
+
+
+class ReconnectBackoff:
+    """Backoff state of one reconnect loop: `reset()` after progress, `await pause()` after a failure."""
+
+    def __init__(
+        self, *, what: str, base: float, cap: float, give_up_after: float | None, rng: random.Random
+    ) -> None:
+        self._what = what
+        self._base = base
+        self._cap = cap
+        self._give_up_after = give_up_after
+        self._rng = rng
+        self._attempt = 0
+        self._failing_since: float | None = None
+
+    def reset(self) -> None:
+        """The connection worked: the next failure starts the backoff afresh."""
+        self._attempt, self._failing_since = 0, None
+
+    async def pause(self) -> None:
+        """Sleep before the next attempt; raises APIConnectionError past the give-up limit."""
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        limit = self._give_up_after
+        if limit is not None and now - self._failing_since > limit:
+            raise APIConnectionError(f"{self._what}: no connection for {limit:g} s")
+        delay = reconnect_delay(self._attempt, base=self._base, cap=self._cap, rand=self._rng.random())
+        self._attempt += 1
+        await asyncio.sleep(delay)
