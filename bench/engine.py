@@ -49,14 +49,14 @@ from pathlib import Path
 from typing import Any
 
 from budai_async.models import Execution
-from budai_server.actions import ActionRegistry
+from budai_server.actions.builtins import builtin_registry
 from budai_server.actions.registry import ActionContext, ActionHandler, ActionSettings, StepLog
 from budai_server.engine.runner import ExecutionRunner
-from budai_server.inventory import Inventory, MemoryInventoryStore
-from budai_server.logbus import LogBus
-from budai_server.logstore import LogStore
+from budai_server.logs.bus import LogBus
+from budai_server.logs.store import LogStore
 from budai_server.scheduler import ExecutionRequest, Scheduler
-from budai_server.store import Store
+from budai_server.store.database import Store
+from budai_server.store.inventory import Inventory, MemoryInventoryStore
 
 PIPELINE: dict[str, Any] = {
     "steps": [
@@ -93,7 +93,7 @@ async def run_engine(executions: int, max_concurrent: int, database: Path | str)
     scheduler = Scheduler(store, max_concurrent=max_concurrent)
     inventory = Inventory(store)
     await inventory.seed()
-    runner = ExecutionRunner(ActionRegistry.with_builtins(), inventory)
+    runner = ExecutionRunner(builtin_registry(), inventory)
     finished: list[Execution] = []
     all_done = asyncio.Event()
 
@@ -149,7 +149,7 @@ BARE_STEPS: tuple[tuple[str, Callable[[int, Any], dict[str, Any]]], ...] = (
 
 async def run_bare(executions: int, max_concurrent: int) -> dict[str, Any]:
     """The same three action functions per execution as bare asyncio tasks: the lower bound."""
-    registry = ActionRegistry.with_builtins()
+    registry = builtin_registry()
     handlers: dict[str, ActionHandler] = {}
     for step in PIPELINE["steps"]:
         registered = registry.resolve(step["action"])

@@ -67,7 +67,7 @@ async def _variant_gather(client: Any, pipeline_id: str, n: int) -> int:
 
 
 async def _run_child(variant: str, url: str, n: int, max_seconds: float) -> dict[str, Any]:
-    from budai_async.client import AsyncBudClient
+    from budai_async import AsyncBudClient
 
     async with AsyncBudClient(base_url=url) as client:
         pipeline = await client.pipelines.create(name=f"noop-{variant}", definition=NOOP)

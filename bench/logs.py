@@ -108,7 +108,7 @@ def serve_transport() -> None:
     """
     from aiohttp import web
 
-    from budai_server.logstore import format_timestamp
+    from budai_server.logs.store import format_timestamp
 
     async def stream(request: web.Request) -> web.WebSocketResponse:
         lines = int(request.query["lines"])

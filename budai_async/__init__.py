@@ -6,10 +6,11 @@
 (`PipelineBuilder`, `actions`, `params`).
 """
 
+from budai_async._client import AsyncBudClient
 from budai_async._http import Timeout
 from budai_async._retry import RetryPolicy
 from budai_async._version import __version__
-from budai_async.batch_result import (
+from budai_async.batch.result import (
     BatchCounts,
     BatchEntry,
     BatchError,
@@ -18,8 +19,6 @@ from budai_async.batch_result import (
     BatchResult,
     ItemError,
 )
-from budai_async.client import AsyncBudClient
-from budai_async.dsl import PipelineBuilder, Retry, actions, params
 from budai_async.errors import (
     APIConnectionError,
     APIStatusError,
@@ -51,6 +50,7 @@ from budai_async.models import (
     ValidationResult,
 )
 from budai_async.pagination import AsyncPager, PageList
+from budai_async.pipeline.dsl import PipelineBuilder, Retry, actions, params
 from budai_async.webhooks import WebhookVerificationError
 
 __all__ = [

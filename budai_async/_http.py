@@ -100,8 +100,12 @@ class HTTPTransport:
 
     @property
     def has_open_session(self) -> bool:
-        """True when a session was opened and not closed yet (what `__del__` warns about)."""
-        return self._session is not None and not self._session.closed
+        """True when a session was opened and `aclose()` never ran (what `__del__` warns about).
+
+        Our own flag, not `session.closed`: when a leaked client is collected, aiohttp's connector
+        may be finalised first and close itself, which would hide the leak.
+        """
+        return self._session is not None and not self._closed
 
     def _open(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
         keepalive = self._keepalive_timeout

@@ -20,8 +20,8 @@ from aiohttp import web
 from budai_server.app import create_app
 from budai_server.appkeys import OUTBOX
 from budai_server.config import FaultConfig, InventorySettings, ServerConfig, default_db_path
-from budai_server.outbox_rules import DEFAULT_RETRY_SCHEDULE, check_secret, format_schedule, parse_schedule
-from budai_server.store import SchemaTooNewError
+from budai_server.outbox.rules import DEFAULT_RETRY_SCHEDULE, check_secret, format_schedule, parse_schedule
+from budai_server.store.database import SchemaTooNewError
 
 __all__ = ["main", "serve"]
 

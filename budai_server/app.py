@@ -26,13 +26,13 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from aiohttp import web
 
+from budai_server.actions.builtins import builtin_registry
 from budai_server.actions.registry import ActionRegistry, ActionSettings
 from budai_server.appkeys import ACTIONS, CONFIG, HTTP, LOGBUS, SCHEDULER, STORE
 from budai_server.config import ServerConfig
 from budai_server.engine import templates
 from budai_server.engine.runner import ExecutionRunner
-from budai_server.inventory import Inventory
-from budai_server.logbus import logbus_ctx
+from budai_server.logs.bus import logbus_ctx
 from budai_server.metrics import METRICS, Metrics
 from budai_server.routes import ROUTE_SETUPS
 from budai_server.routes.definitions import CHECKER, DefinitionChecker
@@ -43,7 +43,8 @@ from budai_server.routes.middleware import (
     make_idempotency_middleware,
 )
 from budai_server.scheduler import Scheduler
-from budai_server.store import Store
+from budai_server.store.database import Store
+from budai_server.store.inventory import Inventory
 
 __all__ = ["INVENTORY", "build_registry", "create_app"]
 
@@ -54,7 +55,7 @@ INVENTORY: web.AppKey[Inventory] = web.AppKey("budai_inventory", Inventory)
 
 def build_registry(config: ServerConfig) -> ActionRegistry:
     """Built-in actions, then installed entry points, then `--actions` modules (import errors raise)."""
-    registry = ActionRegistry.with_builtins()
+    registry = builtin_registry()
     registry.load_entry_points()
     for module in config.action_modules:
         registry.load_module(module)

@@ -10,9 +10,9 @@ if TYPE_CHECKING:
     from budai_server.config import ServerConfig
 
 CONFIG: web.AppKey[ServerConfig] = web.AppKey("config")
-STORE: web.AppKey[Any] = web.AppKey("store")  # budai_server.store.Store
+STORE: web.AppKey[Any] = web.AppKey("store")  # budai_server.store.database.Store
 SCHEDULER: web.AppKey[Any] = web.AppKey("scheduler")  # budai_server.scheduler.Scheduler
-LOGBUS: web.AppKey[Any] = web.AppKey("logbus")  # budai_server.logbus.LogBus
-OUTBOX: web.AppKey[Any] = web.AppKey("outbox")  # budai_server.outbox.Outbox
+LOGBUS: web.AppKey[Any] = web.AppKey("logbus")  # budai_server.logs.bus.LogBus
+OUTBOX: web.AppKey[Any] = web.AppKey("outbox")  # budai_server.outbox.delivery.Outbox
 ACTIONS: web.AppKey[Any] = web.AppKey("actions")  # budai_server.actions.ActionRegistry
 HTTP: web.AppKey[Any] = web.AppKey("http")  # aiohttp.ClientSession used by api_call / notification

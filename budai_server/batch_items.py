@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from budai_async.definition import MAX_TIMEOUT_SECONDS
+from budai_async.pipeline.definition import MAX_TIMEOUT_SECONDS
 from budai_server.limits import MAX_TAG_LENGTH, MAX_TAGS
 
 __all__ = [

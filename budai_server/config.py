@@ -11,7 +11,7 @@ from pathlib import Path
 import attrs
 import platformdirs
 
-from budai_server.outbox_rules import DEFAULT_JITTER, DEFAULT_RETRY_SCHEDULE, check_schedule, check_secret
+from budai_server.outbox.rules import DEFAULT_JITTER, DEFAULT_RETRY_SCHEDULE, check_schedule, check_secret
 
 __all__ = ["FaultConfig", "InventorySettings", "ServerConfig", "default_db_path"]
 

@@ -30,7 +30,7 @@ from budai_server.ids import new_execution_id
 from budai_server.metrics import Metrics
 from budai_server.outcome import SERVER_RESTARTED, ended, from_run, remaining_seconds, resumable
 from budai_server.progress import FINISHED_STEP, step_actions, step_ids, step_run, with_progress
-from budai_server.store import IdempotencyRecord, Store
+from budai_server.store.database import IdempotencyRecord, Store
 
 __all__ = [
     "DiscardLogSink",
@@ -60,7 +60,7 @@ class Runner(Protocol):
 
 
 class ExecutionLog(LogSink, Protocol):
-    """The scheduler's log (budai_server.logbus.LogBus): a LogSink told which executions are new."""
+    """The scheduler's log (budai_server.logs.bus.LogBus): a LogSink told which executions are new."""
 
     def begin_new(self, execution_id: str) -> None:
         """`execution_id` was just stored under a new id: it has no stored lines yet."""

@@ -28,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from budai_async import AsyncBudClient
-from budai_async.batch_result import BatchProgress
+from budai_async.batch.result import BatchProgress
 from budai_async.webhooks import generate_secret
 
 HERE = Path(__file__).resolve().parent

@@ -8,11 +8,11 @@ import asyncio
 import json
 
 from budai_async import AsyncBudClient
-from budai_async.dsl import PipelineBuilder, Retry, actions, params
+from budai_async.pipeline.dsl import PipelineBuilder, Retry, actions, params
 
 
 def build() -> PipelineBuilder:
-    pipe = PipelineBuilder("Resilient Deployment (DSL)", description="built with budai_async.dsl")
+    pipe = PipelineBuilder("Resilient Deployment (DSL)", description="built with budai_async.pipeline.dsl")
     cluster = pipe.param("cluster_id", type="string", default="cluster_prod")
     health = pipe.step(
         "health_check",

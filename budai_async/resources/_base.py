@@ -15,7 +15,7 @@ from budai_async.errors import APIStatusError, BudError, NotFoundError, Validati
 from budai_async.models import Page
 
 if TYPE_CHECKING:
-    from budai_async.client import AsyncBudClient
+    from budai_async._requester import Requester
 
 __all__ = [
     "DefinitionLike",
@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 
 class SupportsBuild(Protocol):
-    """Anything with a `build()` returning a definition dict, e.g. a `budai_async.dsl.PipelineBuilder`."""
+    """Anything with a `build()` returning a definition dict, e.g. a DSL `PipelineBuilder`."""
 
     def build(self) -> dict[str, Any]: ...
 
@@ -99,7 +99,7 @@ def unsupported(error: APIStatusError, operation: str) -> APIStatusError:
 
 
 class Resource:
-    """Base of the resource groups: holds the client whose `request()` they call."""
+    """Base of the resource groups: holds the `Requester` (the client) whose `request()` they call."""
 
-    def __init__(self, client: AsyncBudClient) -> None:
+    def __init__(self, client: Requester) -> None:
         self._client = client

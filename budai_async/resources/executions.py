@@ -1,7 +1,7 @@
 """`client.executions`: start, read, list, wait for, cancel and retry executions.
 
 Kept to the single-execution calls; fan-out (`create_many`, `wait_all`, `as_completed`) lives in
-`budai_async.batch`, and log reading in `budai_async.logs` (reached through `logs()` here).
+`budai_async.batch._fanout`, and log reading in `budai_async.logs._reader` (reached through `logs()` here).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from budai_async.resources._base import (
 )
 
 if TYPE_CHECKING:
-    from budai_async import batch as _batch
-    from budai_async.logs import FollowOptions, LogStream, SinceLike
+    from budai_async.batch import _fanout as _batch
+    from budai_async.logs._reader import FollowOptions, LogStream, SinceLike
 
 __all__ = ["DateLike", "ExecutionsResource"]
 
@@ -226,7 +226,7 @@ class ExecutionsResource(Resource):
         return await self._wait_from(None, execution_id, timeout)
 
     # ------------------------------------------------------------------ hooks into other modules
-    # Logs live in `budai_async.logs` and fan-out in `budai_async.batch`; these methods only
+    # Logs live in `budai_async.logs._reader` and fan-out in `budai_async.batch._fanout`; these methods only
     # delegate (imported on call, so websockets stay off the import path and no cycle forms).
 
     @overload
@@ -268,9 +268,9 @@ class ExecutionsResource(Resource):
     ) -> Awaitable[builtins.list[LogEntry]] | LogStream:
         """Log lines of an execution: ``await`` for a list, or ``follow=True`` for a live stream.
 
-        HOOK: implemented by `budai_async.logs.execution_logs` (filters, resume, reconnects).
+        HOOK: implemented by `budai_async.logs._reader.execution_logs` (filters, resume, reconnects).
         """
-        from budai_async.logs import execution_logs
+        from budai_async.logs._reader import execution_logs
 
         client = self._client
         if follow:
@@ -301,20 +301,20 @@ class ExecutionsResource(Resource):
     else:
 
         def create_many(self, *args: Any, **kwargs: Any) -> Any:
-            """HOOK: `budai_async.batch.create_many` with this resource as the target."""
-            from budai_async.batch import create_many
+            """HOOK: `budai_async.batch._fanout.create_many` with this resource as the target."""
+            from budai_async.batch._fanout import create_many
 
             return create_many(self, *args, **kwargs)
 
         def wait_all(self, *args: Any, **kwargs: Any) -> Any:
-            """HOOK: `budai_async.batch.wait_all` with this resource as the target."""
-            from budai_async.batch import wait_all
+            """HOOK: `budai_async.batch._fanout.wait_all` with this resource as the target."""
+            from budai_async.batch._fanout import wait_all
 
             return wait_all(self, *args, **kwargs)
 
         def as_completed(self, *args: Any, **kwargs: Any) -> Any:
-            """HOOK: `budai_async.batch.as_completed` with this resource as the target."""
-            from budai_async.batch import as_completed
+            """HOOK: `budai_async.batch._fanout.as_completed` with this resource as the target."""
+            from budai_async.batch._fanout import as_completed
 
             return as_completed(self, *args, **kwargs)
 

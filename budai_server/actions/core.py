@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from budai_async._action_specs import BUILTIN_SPECS
+from budai_async.pipeline.action_specs import BUILTIN_SPECS
 from budai_server.actions.registry import ActionContext, ActionError, ActionRegistry
 from budai_server.engine.templates import truthy
 

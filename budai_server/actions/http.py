@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from budai_async._action_specs import BUILTIN_SPECS
+from budai_async.pipeline.action_specs import BUILTIN_SPECS
 from budai_server.actions.registry import ActionContext, ActionError, ActionRegistry
 
 __all__ = ["MAX_RESPONSE_BYTES", "register"]

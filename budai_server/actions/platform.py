@@ -1,10 +1,10 @@
-"""Built-in platform actions over the simulated inventory (`budai_server.inventory`)."""
+"""Built-in platform actions over the simulated inventory (`budai_server.store.inventory`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from budai_async._action_specs import BUILTIN_SPECS
+from budai_async.pipeline.action_specs import BUILTIN_SPECS
 from budai_server.actions.registry import ActionContext, ActionRegistry
 
 __all__ = ["register"]

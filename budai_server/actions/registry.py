@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from budai_async._action_specs import ActionSpec, alias_index
 from budai_async.models import Action
+from budai_async.pipeline.action_specs import ActionSpec, alias_index
 from budai_server.engine.types import LogSink
 
 if TYPE_CHECKING:
     import aiohttp
 
-    from budai_server.inventory import Inventory
+    from budai_server.store.inventory import Inventory
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -121,16 +121,6 @@ class ActionRegistry:
         self._names: dict[str, str] = {}
         self.version = 0  # bumped on every registration (lets callers cache per version)
 
-    @classmethod
-    def with_builtins(cls) -> ActionRegistry:
-        """A registry holding every built-in action of DESIGN §4."""
-        from budai_server.actions import core, http, platform
-
-        registry = cls()
-        for module in (core, http, platform):
-            module.register(registry)
-        return registry
-
     def register(self, spec: ActionSpec, handler: ActionHandler) -> None:
         """Add an action; raises ValueError when its type or an alias is already taken."""
         for name in (spec.type, *spec.aliases):
@@ -179,7 +169,7 @@ class ActionRegistry:
 
     @property
     def specs(self) -> Mapping[str, ActionSpec]:
-        """Every spec by canonical type, for `budai_async.definition.validate(actions=...)`."""
+        """Every spec by canonical type, for `budai_async.pipeline.definition.validate(actions=...)`."""
         return types.MappingProxyType({name: action.spec for name, action in self._actions.items()})
 
     def catalogue(self) -> list[Action]:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import attrs
 
-from budai_async.definition import Branch, RetryPolicy
+from budai_async.pipeline.definition import Branch, RetryPolicy
 
 __all__ = [
     "BRANCH_NOT_TAKEN",

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from budai_async._params_schema import apply_defaults, check_value
-from budai_async.definition import Definition, Step, parse_definition, resolve_params
 from budai_async.errors import ValidationError
+from budai_async.pipeline._params_schema import apply_defaults, check_value
+from budai_async.pipeline.definition import Definition, Step, parse_definition, resolve_params
 from budai_server.actions.registry import (
     ActionContext,
     ActionRegistry,
@@ -31,7 +31,7 @@ from budai_server.actions.registry import (
 from budai_server.engine import rules, templates
 from budai_server.engine.metering import Meter, metered
 from budai_server.engine.types import RunContext, RunResult, StepState
-from budai_server.inventory import Inventory
+from budai_server.store.inventory import Inventory
 
 if TYPE_CHECKING:
     import aiohttp

@@ -419,7 +419,7 @@ def truthy(value: Any) -> bool:
 
 
 def check(source: str, is_expression: bool) -> str | None:
-    """Compile without running (a `budai_async.definition.TemplateChecker`); the error or None."""
+    """Compile without running (a `budai_async.pipeline.definition.TemplateChecker`); the error or None."""
     try:
         _compile(source, "expression" if is_expression else "template", not is_expression)
     except TemplateError as exc:

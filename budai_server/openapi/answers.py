@@ -17,7 +17,7 @@ from budai_async.models import (
     ValidationResult,
 )
 from budai_server.openapi.schema import STRING, Schema, model_schema, obj, ref
-from budai_server.outbox_rules import EVENT_COMPLETED, EVENT_FAILED, DeliveryStatus
+from budai_server.outbox.rules import EVENT_COMPLETED, EVENT_FAILED, DeliveryStatus
 from budai_server.routes.watch import MAX_IDS_PER_MESSAGE
 
 __all__ = ["ERROR_STATUSES", "MODELS", "answer_schemas", "headers", "responses"]

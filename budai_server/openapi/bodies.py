@@ -7,10 +7,10 @@ the schema states the canonical form and the description says the rest.
 
 from __future__ import annotations
 
-from budai_async._logcursor import _ALIASES as LEVEL_ALIASES  # the level aliases the parser accepts
-from budai_async._logcursor import LEVELS, MAX_SEQ
-from budai_async.definition import MAX_STEPS, MAX_TIMEOUT_SECONDS
+from budai_async.logs.cursor import _ALIASES as LEVEL_ALIASES  # the level aliases the parser accepts
+from budai_async.logs.cursor import LEVELS, MAX_SEQ
 from budai_async.models import Priority
+from budai_async.pipeline.definition import MAX_STEPS, MAX_TIMEOUT_SECONDS
 from budai_server.batch_items import DEFAULT_FIELDS, MAX_BATCH_ITEMS
 from budai_server.batch_items import MAX_KEY_LENGTH as MAX_ITEM_KEY_LENGTH
 from budai_server.limits import MAX_TAG_LENGTH, MAX_TAGS

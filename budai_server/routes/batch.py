@@ -25,7 +25,7 @@ from budai_server.routes.errors import ApiError, dump_json, json_response
 from budai_server.routes.middleware import IDEMPOTENCY, idempotency_record
 from budai_server.routes.parse import read_json_object
 from budai_server.scheduler import ExecutionRequest, SchedulerStopped
-from budai_server.store_batch import BatchRow, Conflict, Outcome, insert_batch
+from budai_server.store.batch_writes import BatchRow, Conflict, Outcome, insert_batch
 
 __all__ = ["item_route", "setup"]
 

@@ -3,7 +3,7 @@
 `GET /budpipeline/executions/{id}/callbacks` answers ``{items, total}``: each delivery with its
 ``webhook-id``, url, status (pending, delivered, gone, failed), next attempt time and every
 attempt made (status code or error, duration, outcome). `setup` also installs the outbox itself
-(`budai_server.outbox.install`), so its cleanup context lands between the store and the scheduler.
+(`budai_server.outbox.delivery.install`), so its cleanup context lands between the store and the scheduler.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from aiohttp import web
 
 from budai_async._convert import format_datetime
 from budai_server.appkeys import OUTBOX
-from budai_server.outbox import Outbox, install
-from budai_server.outbox_store import Attempt, Delivery
+from budai_server.outbox.delivery import Outbox, install
+from budai_server.outbox.store import Attempt, Delivery
 from budai_server.routes.context import config_of, store_of
 from budai_server.routes.errors import ApiError, json_response
 

@@ -11,7 +11,7 @@ from budai_server.appkeys import ACTIONS, CONFIG, SCHEDULER, STORE
 from budai_server.config import ServerConfig
 from budai_server.routes.definitions import CHECKER, DefinitionChecker
 from budai_server.scheduler import Scheduler
-from budai_server.store import Store
+from budai_server.store.database import Store
 
 __all__ = ["actions_of", "checker_of", "config_of", "scheduler_of", "store_of"]
 

@@ -1,6 +1,6 @@
 """Definition checks shared by the routes: validation against the live action catalogue, params.
 
-Wraps the pure `budai_async.definition` functions with the server's action specs (built-ins plus
+Wraps the pure `budai_async.pipeline.definition` functions with the server's action specs (built-ins plus
 custom actions) and the engine's template checker, and turns their issues into 422 details whose
 paths start at the request field that carried the definition (``definition.steps[1].params``).
 """
@@ -12,9 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from budai_async._action_specs import ActionSpec
-from budai_async.definition import Definition, TemplateChecker, analyse, resolve_params
 from budai_async.models import ValidationIssue, ValidationResult
+from budai_async.pipeline.action_specs import ActionSpec
+from budai_async.pipeline.definition import Definition, TemplateChecker, analyse, resolve_params
 from budai_server.routes.errors import ApiError
 
 __all__ = ["CHECKER", "DefinitionChecker", "issue_json", "rebase"]

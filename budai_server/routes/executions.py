@@ -15,8 +15,8 @@ import attrs
 from aiohttp import web
 
 from budai_async._convert import to_json_dict
-from budai_async.definition import MAX_TIMEOUT_SECONDS
 from budai_async.models import Execution, ExecutionStatus, Priority
+from budai_async.pipeline.definition import MAX_TIMEOUT_SECONDS
 from budai_server.listing import SORT_FIELDS, ExecutionQuery, decode_cursor
 from budai_server.progress import progress_view
 from budai_server.routes.context import checker_of, config_of, scheduler_of, store_of
@@ -30,7 +30,7 @@ from budai_server.scheduler import (
     ExecutionRequest,
     SchedulerStopped,
 )
-from budai_server.store import db_time
+from budai_server.store.database import db_time
 
 __all__ = ["RUN_OPTION_FIELDS", "RunOptions", "setup", "submit"]
 

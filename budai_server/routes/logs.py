@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 from aiohttp import WSMsgType, web
 
-from budai_async._logcursor import (
+from budai_async.logs.cursor import (
     CLOSE_GOING_AWAY,
     CLOSE_LAGGING,
     CLOSE_NORMAL,
@@ -31,8 +31,8 @@ from budai_async._logcursor import (
 )
 from budai_async.models import TERMINAL_STATUSES, Execution
 from budai_server.appkeys import LOGBUS, SCHEDULER
-from budai_server.logbus import LogBus, LogSettings, Subscription
-from budai_server.logstore import LogLine
+from budai_server.logs.bus import LogBus, LogSettings, Subscription
+from budai_server.logs.store import LogLine
 from budai_server.routes.errors import ApiError, json_response
 
 __all__ = ["LogQuery", "QueryError", "parse_log_query", "setup"]
@@ -354,7 +354,7 @@ async def _hang_up_streams(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     """Register the log routes, the shutdown hook and the scheduler's terminal listener.
 
-    The log bus itself is started by `budai_server.logbus.logbus_ctx`. The listener runs after
+    The log bus itself is started by `budai_server.logs.bus.logbus_ctx`. The listener runs after
     the scheduler emitted an execution's last line, so streams send `end` right behind it.
     """
     app[_STREAMS] = set()

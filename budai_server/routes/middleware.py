@@ -27,7 +27,7 @@ from aiohttp import web
 
 from budai_server.config import FaultConfig
 from budai_server.routes.errors import ApiError, Handler, dump_json, error_body, json_response
-from budai_server.store import IdempotencyRecord, Store
+from budai_server.store.database import IdempotencyRecord, Store
 
 __all__ = [
     "IDEMPOTENCY",

@@ -5,7 +5,7 @@ query and `{"type": "subscribe"|"unsubscribe", "ids": [...]}` frames later; it s
 execution once, when terminal, in `{"type": "executions", "items": [...]}` frames, including those
 already terminal when subscribed. `POST /budpipeline/executions/wait` `{ids, timeout}` returns as soon
 as any of the ids is terminal (or at the timeout) with `{items, pending, unknown}`. docs/batch.md has
-the protocol; `budai_server.watchhub` has the once-only rule that makes both race-free.
+the protocol; `budai_server.logs.watch_hub` has the once-only rule that makes both race-free.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from budai_async._convert import to_json_dict
 from budai_async.models import TERMINAL_STATUSES, Execution
 from budai_server.appkeys import SCHEDULER
 from budai_server.listing import ExecutionQuery, decode_cursor
+from budai_server.logs.watch_hub import Watch, WatchHub
 from budai_server.routes.context import config_of, store_of
 from budai_server.routes.errors import ApiError, dump_json, json_response
 from budai_server.routes.parse import Fields, QueryFields, issue, read_json_object
-from budai_server.store import Store, db_time
-from budai_server.store_batch import get_executions, get_statuses
-from budai_server.watchhub import Watch, WatchHub
+from budai_server.store.batch_writes import get_executions, get_statuses
+from budai_server.store.database import Store, db_time
 
 __all__ = ["HUB", "MAX_IDS_PER_MESSAGE", "MAX_IDS_PER_WATCH", "WATCH_SOCKETS", "setup"]
 

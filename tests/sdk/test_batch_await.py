@@ -11,9 +11,9 @@ import pytest
 from aiohttp import web
 from batch_support import DELAY, NOOP
 
-from budai_async._watch import StatusWatch, WatchOptions
+from budai_async import AsyncBudClient
 from budai_async.batch import as_completed, create_many, wait_all
-from budai_async.client import AsyncBudClient
+from budai_async.batch._watch import StatusWatch, WatchOptions
 from budai_async.errors import NotFoundError, TimeoutError, ValidationError
 from budai_async.models import Execution
 from budai_server.config import ServerConfig

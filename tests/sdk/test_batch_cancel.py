@@ -13,8 +13,8 @@ import attrs
 import pytest
 from batch_support import DELAY, NOOP, threaded_server
 
+from budai_async import AsyncBudClient
 from budai_async.batch import BatchProgress, as_completed, create_many, wait_all
-from budai_async.client import AsyncBudClient
 from budai_server.config import ServerConfig
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from budai_async._chunking import (
+from budai_async.batch._chunking import (
     MAX_CHUNK_ITEMS,
     Chunk,
     ChunkBuilder,

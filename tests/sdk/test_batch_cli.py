@@ -13,8 +13,8 @@ import pytest
 from batch_support import DELAY, NOOP, threaded_server
 from click.testing import CliRunner
 
-from budai_async.cli_batch import batch_command
-from budai_async.client import AsyncBudClient
+from budai_async import AsyncBudClient
+from budai_async.cli.batch import batch_command
 from budai_server.config import ServerConfig
 
 

@@ -13,8 +13,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from batch_support import NOOP, ConnectionSampler, executions_per_param, server_count
 
+from budai_async import AsyncBudClient
 from budai_async.batch import BatchEntry, BatchError, BatchProgress, create_many
-from budai_async.client import AsyncBudClient
 from budai_async.errors import NotFoundError, ValidationError
 from budai_server.config import ServerConfig
 

@@ -13,8 +13,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from batch_support import NOOP, executions_per_param, server_count
 
+from budai_async import AsyncBudClient
 from budai_async.batch import create_many
-from budai_async.client import AsyncBudClient
 from budai_server.config import FaultConfig, ServerConfig
 
 BATCH_ROUTE = ("/budpipeline/*/execute/batch",)

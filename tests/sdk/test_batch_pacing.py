@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from budai_async._pacing import MAX_COOLDOWN, Cooldown, RateLimiter, cooldown_delay
+from budai_async.batch._pacing import MAX_COOLDOWN, Cooldown, RateLimiter, cooldown_delay
 
 
 class FakeClock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from budai_async.batch_result import (
+from budai_async.batch.result import (
     BatchCounts,
     BatchError,
     BatchItem,

@@ -21,7 +21,7 @@ from budai_async import (
     Timeout,
     ValidationError,
 )
-from budai_async.client import DEFAULT_BASE_URL
+from budai_async._client import DEFAULT_BASE_URL
 
 
 def test_settings_from_environment_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:

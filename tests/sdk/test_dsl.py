@@ -8,8 +8,8 @@ import json
 import pytest
 
 from budai_async import ValidationError
-from budai_async.definition import validate
-from budai_async.dsl import Condition, PipelineBuilder, Retry, actions, params
+from budai_async.pipeline.definition import validate
+from budai_async.pipeline.dsl import Condition, PipelineBuilder, Retry, actions, params
 
 
 def test_references_render_to_templates_and_add_dependencies() -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from budai_async import _dsl_actions as helpers
-from budai_async._action_specs import BUILTIN_SPECS
-from budai_async._dsl_refs import ActionCall, Ref
+from budai_async.pipeline import _dsl_actions as helpers
+from budai_async.pipeline._dsl_refs import ActionCall, Ref
+from budai_async.pipeline.action_specs import BUILTIN_SPECS
 
 
 def _literal_values(annotation: Any) -> set[Any] | None:

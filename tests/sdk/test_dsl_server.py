@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from budai_async import AsyncBudClient, Execution
-from budai_async.definition import analyse
-from budai_async.dsl import PipelineBuilder, Retry, actions, params
+from budai_async.pipeline.definition import analyse
+from budai_async.pipeline.dsl import PipelineBuilder, Retry, actions, params
 
 HAND_WRITTEN: dict[str, Any] = {
     "steps": [

@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from click.testing import CliRunner, Result
 
-from budai_async.cli_logs import logs_command
+from budai_async.cli.logs import logs_command
 from budai_async.models import ExecutionStatus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))  # the shared log-app helpers

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from budai_async._logcursor import (
+from budai_async.logs.cursor import (
     CLOSE_LAGGING,
     LogFilter,
     ResumeCursor,

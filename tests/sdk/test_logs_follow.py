@@ -20,9 +20,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from budai_async.client import AsyncBudClient
+from budai_async import AsyncBudClient
 from budai_async.errors import APIConnectionError, AuthenticationError, NotFoundError, ValidationError
-from budai_async.logs import FollowOptions, LogStream, execution_logs, stream_headers, stream_url
+from budai_async.logs._reader import FollowOptions, LogStream, execution_logs, stream_headers, stream_url
 from budai_async.models import ExecutionStatus, LogEntry, LogLevel
 from budai_server.app import create_app
 from budai_server.config import ServerConfig

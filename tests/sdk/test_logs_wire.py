@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from budai_async._logstream import FollowOptions, _entry
 from budai_async.errors import ValidationError
-from budai_async.logs import build_query, stream_headers, stream_url
+from budai_async.logs._reader import build_query, stream_headers, stream_url
+from budai_async.logs._stream import FollowOptions, _entry
 from budai_async.models import LogEntry, LogLevel
 
 

@@ -45,7 +45,7 @@ def test_guide_imports_work() -> None:
 
     assert issubclass(TimeoutError, builtins.TimeoutError)
     assert issubclass(NotFoundError, budai_async.BudError)
-    assert AsyncBudClient is budai_async.client.AsyncBudClient
+    assert AsyncBudClient is budai_async._client.AsyncBudClient
 
 
 def test_models_are_the_shared_ones() -> None:

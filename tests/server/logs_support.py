@@ -17,8 +17,8 @@ from aiohttp import web
 
 from budai_async.models import Execution, ExecutionStatus
 from budai_server.appkeys import LOGBUS, STORE
-from budai_server.logbus import LOG_SETTINGS, LogBus, LogSettings
-from budai_server.store import Store
+from budai_server.logs.bus import LOG_SETTINGS, LogBus, LogSettings
+from budai_server.store.database import Store
 
 FAST = LogSettings(
     flush_interval_seconds=0.01,

@@ -15,13 +15,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from budai_async._action_specs import BUILTIN_SPECS
-from budai_server.actions import ActionContext, ActionError, ActionRegistry, ActionSettings
+from budai_async.pipeline.action_specs import BUILTIN_SPECS
+from budai_server.actions import ActionContext, ActionError, ActionSettings
+from budai_server.actions.builtins import builtin_registry
 from budai_server.actions.core import transform_value
 from budai_server.config import InventorySettings
 from budai_server.engine.runner import ExecutionRunner
 from budai_server.engine.types import RunContext, RunResult, StepState
-from budai_server.inventory import Inventory, InventoryError, MemoryInventoryStore
+from budai_server.store.inventory import Inventory, InventoryError, MemoryInventoryStore
 
 
 class ListLog:
@@ -54,7 +55,7 @@ def make_runner(
     inventory: InventorySettings | None = None,
 ) -> ExecutionRunner:
     return ExecutionRunner(
-        ActionRegistry.with_builtins(),
+        builtin_registry(),
         Inventory(MemoryInventoryStore(), inventory or InventorySettings()),
         http,
         settings=settings,
@@ -65,7 +66,7 @@ def make_runner(
 
 
 def test_every_builtin_has_a_handler_and_the_catalogue_lists_them() -> None:
-    registry = ActionRegistry.with_builtins()
+    registry = builtin_registry()
     assert set(registry) == set(BUILTIN_SPECS)
     catalogue = {entry.type: entry for entry in registry.catalogue()}
     assert catalogue["condition"].aliases == ["conditional"]
@@ -77,7 +78,7 @@ def test_every_builtin_has_a_handler_and_the_catalogue_lists_them() -> None:
 
 
 def test_registering_a_taken_name_is_refused() -> None:
-    registry = ActionRegistry.with_builtins()
+    registry = builtin_registry()
 
     async def handler(params: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         return {}

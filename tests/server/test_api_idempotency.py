@@ -13,7 +13,7 @@ from api_support import LOG_DEFINITION, Client, create_pipeline, delay_definitio
 from budai_server.metrics import Metrics
 from budai_server.routes.errors import make_error_middleware
 from budai_server.routes.middleware import make_idempotency_middleware
-from budai_server.store import Store
+from budai_server.store.database import Store
 
 
 async def post(api: Client, path: str, body: Any, key: str, expect: int) -> tuple[Any, Any]:

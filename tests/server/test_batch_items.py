@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from budai_async.definition import MAX_TIMEOUT_SECONDS
+from budai_async.pipeline.definition import MAX_TIMEOUT_SECONDS
 from budai_server.batch_items import BatchRequest, BodyFault, ItemFault, ItemSpec, parse_batch
 
 

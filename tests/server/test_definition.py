@@ -1,4 +1,4 @@
-"""Definition parsing and validation (budai_async.definition): pure, table-driven."""
+"""Definition parsing and validation (budai_async.pipeline.definition): pure, table-driven."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from guide_pipelines import DEPLOY_MODEL, resilient
 
-from budai_async._action_specs import BUILTIN_SPECS, ActionSpec
-from budai_async._params_schema import check_value
-from budai_async.definition import (
+from budai_async.errors import ValidationError
+from budai_async.pipeline._params_schema import check_value
+from budai_async.pipeline.action_specs import BUILTIN_SPECS, ActionSpec
+from budai_async.pipeline.definition import (
     expression_refs,
     parse_definition,
     reads_status,
@@ -17,7 +18,6 @@ from budai_async.definition import (
     template_refs,
     validate,
 )
-from budai_async.errors import ValidationError
 
 
 def log(step_id: str, message: str = "hi", **extra: Any) -> dict[str, Any]:

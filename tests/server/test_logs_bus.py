@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from budai_async._logcursor import LogFilter
-from budai_server.logbus import LogBus, LogSettings, Subscription
-from budai_server.logstore import LogLine, LogStore, format_timestamp
-from budai_server.store import Store
+from budai_async.logs.cursor import LogFilter
+from budai_server.logs.bus import LogBus, LogSettings, Subscription
+from budai_server.logs.store import LogLine, LogStore, format_timestamp
+from budai_server.store.database import Store
 
 FAST = LogSettings(flush_interval_seconds=0.01, flush_batch_lines=50, subscriber_buffer_lines=20)
 

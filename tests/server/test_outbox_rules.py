@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from budai_async.models import Execution, ExecutionStatus, StepRun, StepStatus
 from budai_server.__main__ import main
 from budai_server.config import ServerConfig
-from budai_server.outbox_rules import (
+from budai_server.outbox.rules import (
     DEFAULT_RETRY_SCHEDULE,
     AttemptOutcome,
     build_payload,

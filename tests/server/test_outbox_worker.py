@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestServer
 from outbox_support import SECRET, Endpoint, Hit, check_signature
 
 from budai_async.models import Execution, ExecutionStatus
-from budai_server.outbox import Outbox, OutboxSettings
-from budai_server.store import Store
+from budai_server.outbox.delivery import Outbox, OutboxSettings
+from budai_server.store.database import Store
 
 
 class Clock:

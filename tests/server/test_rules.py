@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import pytest
 
-from budai_async.definition import Branch, RetryPolicy
+from budai_async.pipeline.definition import Branch, RetryPolicy
 from budai_server.engine import rules
 from budai_server.engine.rules import RUN, WAIT, DepState, Gate
 

@@ -11,10 +11,11 @@ import pytest
 from guide_pipelines import DEPLOY_MODEL, TEMPLATE, resilient
 
 from budai_server.actions import ActionContext, ActionRegistry
+from budai_server.actions.builtins import builtin_registry
 from budai_server.config import InventorySettings
 from budai_server.engine.runner import ExecutionRunner
 from budai_server.engine.types import RunContext, RunResult, StepState
-from budai_server.inventory import Inventory, MemoryInventoryStore
+from budai_server.store.inventory import Inventory, MemoryInventoryStore
 
 
 class ListLog:
@@ -59,7 +60,7 @@ class Engine:
 
 
 def make_engine(settings: InventorySettings | None = None) -> Engine:
-    registry = ActionRegistry.with_builtins()
+    registry = builtin_registry()
     inventory = Inventory(MemoryInventoryStore(), settings or InventorySettings(seed=7))
     return Engine(ExecutionRunner(registry, inventory), inventory, registry)
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from budai_async.models import Execution
-from budai_server.actions import ActionRegistry
+from budai_server.actions.builtins import builtin_registry
 from budai_server.engine.runner import ExecutionRunner
-from budai_server.inventory import Inventory
 from budai_server.scheduler import (
     ExecutionAlreadyFinished,
     ExecutionNotFound,
@@ -19,7 +18,8 @@ from budai_server.scheduler import (
     Scheduler,
     SchedulerStopped,
 )
-from budai_server.store import Store
+from budai_server.store.database import Store
+from budai_server.store.inventory import Inventory
 
 DELAY = {"steps": [{"id": "wait", "action": "delay", "params": {"seconds": 5}}]}
 QUICK = {"steps": [{"id": "hi", "action": "log", "params": {"message": "hi"}}]}
@@ -29,7 +29,7 @@ QUICK = {"steps": [{"id": "hi", "action": "log", "params": {"message": "hi"}}]}
 async def scheduler(tmp_path: Path) -> AsyncIterator[Scheduler]:
     async with Store(tmp_path / "s.db") as store:
         scheduler = Scheduler(store, max_concurrent=2, shutdown_grace_seconds=0.05)
-        runner = ExecutionRunner(ActionRegistry.with_builtins(), Inventory(store))
+        runner = ExecutionRunner(builtin_registry(), Inventory(store))
         await scheduler.start(runner)
         yield scheduler
         await scheduler.stop()
@@ -106,7 +106,7 @@ class RecordingLog:
 async def test_new_executions_are_announced_to_the_log_before_their_first_line(tmp_path: Path) -> None:
     async with Store(tmp_path / "s.db") as store:
         first = Scheduler(store, max_concurrent=1, shutdown_grace_seconds=0.01)
-        await first.start(ExecutionRunner(ActionRegistry.with_builtins(), Inventory(store)))
+        await first.start(ExecutionRunner(builtin_registry(), Inventory(store)))
         first.max_concurrent = 0  # keep the next one queued (pending) across the restart
         log = RecordingLog()
         first.log = log
@@ -120,7 +120,7 @@ async def test_new_executions_are_announced_to_the_log_before_their_first_line(t
         # After a restart the stored execution may have stored lines: the log must look them up.
         second = Scheduler(store, max_concurrent=1)
         again = RecordingLog()
-        await second.start(ExecutionRunner(ActionRegistry.with_builtins(), Inventory(store)), again)
+        await second.start(ExecutionRunner(builtin_registry(), Inventory(store)), again)
         done = await second.wait_terminal(fresh.id, 5)
         await second.stop()
     assert done is not None and done.status == "completed"

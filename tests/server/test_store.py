@@ -13,7 +13,7 @@ import pytest
 
 from budai_async.models import Execution, ExecutionStatus, Pipeline, Priority, StepRun, StepStatus
 from budai_server.listing import Cursor, ExecutionQuery, decode_cursor, encode_cursor
-from budai_server.store import IdempotencyRecord, SchemaTooNewError, Store, db_time
+from budai_server.store.database import IdempotencyRecord, SchemaTooNewError, Store, db_time
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

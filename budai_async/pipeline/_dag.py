@@ -1,6 +1,6 @@
 """The parsed form of a definition (steps, branches, order) and the strict structuring of a step.
 
-`budai_async.definition` builds these; the engine reads them. Structuring uses one cattrs converter
+`budai_async.pipeline.definition` builds these; the engine reads them. Structuring uses one cattrs converter
 that refuses coercions, and cattrs' own error walk to name the path of each fault.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 import attrs
 import cattrs
 
-from budai_async._params_schema import type_name
 from budai_async.models import ValidationIssue
+from budai_async.pipeline._params_schema import type_name
 
 __all__ = [
     "Branch",

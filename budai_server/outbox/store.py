@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 import attrs
 
 from budai_async.models import Execution
-from budai_server.outbox_rules import DeliveryStatus
-from budai_server.store_rows import EXECUTION_COLUMNS, db_time, execution_from_row
+from budai_server.outbox.rules import DeliveryStatus
+from budai_server.store.rows import EXECUTION_COLUMNS, db_time, execution_from_row
 
 if TYPE_CHECKING:
-    from budai_server.store import Store
+    from budai_server.store.database import Store
 
 __all__ = ["Attempt", "Delivery", "NewDelivery", "OutboxStore"]
 

@@ -40,7 +40,7 @@ from budai_async.webhooks import generate_secret, signature_headers
 from budai_server.appkeys import CONFIG, OUTBOX, SCHEDULER, STORE
 from budai_server.config import ServerConfig
 from budai_server.metrics import METRICS, Counter, Histogram, render_gauge
-from budai_server.outbox_rules import (
+from budai_server.outbox.rules import (
     DEFAULT_JITTER,
     DEFAULT_RETRY_SCHEDULE,
     AttemptOutcome,
@@ -56,8 +56,8 @@ from budai_server.outbox_rules import (
     next_delay,
     parse_retry_after,
 )
-from budai_server.outbox_store import Attempt, Delivery, NewDelivery, OutboxStore
-from budai_server.store import Store
+from budai_server.outbox.store import Attempt, Delivery, NewDelivery, OutboxStore
+from budai_server.store.database import Store
 
 __all__ = ["Outbox", "OutboxMetrics", "OutboxSettings", "install", "outbox_ctx"]
 

@@ -3,7 +3,7 @@
 `Batch.send` posts one chunk until it is answered: a 429 trips the cooldown every worker honours,
 5xx and lost connections are retried with jittered backoff, a 413 splits the chunk, and 401/403/404
 end the batch. Answers are folded into per-item results in input order. The task plumbing
-(feeder, workers, waiter, cancellation) lives in `budai_async.batch`.
+(feeder, workers, waiter, cancellation) lives in `budai_async.batch._fanout`.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from budai_async._chunking import Chunk, EncodedItem, chunk_payload, encode_json, item_key
 from budai_async._convert import structure_execution
-from budai_async._pacing import Cooldown, RateLimiter
+from budai_async._requester import json_default
 from budai_async._retry import retry_after_of, retry_delay
-from budai_async._watch import StatusWatch
-from budai_async.batch_result import (
+from budai_async.batch._chunking import Chunk, EncodedItem, chunk_payload, encode_json, item_key
+from budai_async.batch._pacing import Cooldown, RateLimiter
+from budai_async.batch._watch import StatusWatch
+from budai_async.batch.result import (
     BatchEntry,
     BatchItem,
     BatchProgress,
@@ -41,7 +42,7 @@ from budai_async.errors import (
 from budai_async.models import ExecutionStatus
 
 if TYPE_CHECKING:
-    from budai_async.client import AsyncBudClient
+    from budai_async._requester import Requester
 
 __all__ = ["MAX_RATE_LIMIT_WAITS", "Batch", "Defaults", "ProgressCallback", "json_default"]
 
@@ -50,13 +51,6 @@ ProgressCallback = Callable[[BatchProgress], Any]
 MAX_RATE_LIMIT_WAITS = 30
 """Consecutive 429s one chunk sits through before its items are reported as rate-limited."""
 _FATAL_STATUSES = frozenset({401, 403, 404})
-
-
-def json_default(value: Any) -> Any:
-    """Dates, sets, tuples and attrs models as the client encodes them (everything else refused)."""
-    from budai_async.client import json_default as client_default
-
-    return client_default(value)
 
 
 @attrs.define
@@ -109,7 +103,7 @@ class Batch:
 
     def __init__(
         self,
-        client: AsyncBudClient,
+        client: Requester,
         pipeline_id: str,
         *,
         batch_key: str,

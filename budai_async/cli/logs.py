@@ -13,13 +13,13 @@ import json
 import click
 from rich.text import Text
 
-from budai_async._cli_common import EXIT_OK, console, exit_code_for_status, run_async
+from budai_async._client import AsyncBudClient
 from budai_async._convert import to_json_dict
-from budai_async._logcursor import LEVELS
-from budai_async.client import AsyncBudClient
+from budai_async.cli._common import EXIT_OK, console, exit_code_for_status, run_async
 from budai_async.errors import ValidationError
-from budai_async.logs import build_query
-from budai_async.logs import execution_logs as read_logs
+from budai_async.logs._reader import build_query
+from budai_async.logs._reader import execution_logs as read_logs
+from budai_async.logs.cursor import LEVELS
 from budai_async.models import ExecutionStatus, LogEntry
 
 __all__ = ["format_entry", "logs_command"]

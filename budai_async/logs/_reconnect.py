@@ -11,8 +11,8 @@ import asyncio
 import random
 import time
 
-from budai_async._logcursor import reconnect_delay
 from budai_async.errors import APIConnectionError
+from budai_async.logs.cursor import reconnect_delay
 
 __all__ = ["ReconnectBackoff"]
 

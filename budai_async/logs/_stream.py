@@ -5,7 +5,7 @@ bounded buffer, decoupled from the caller's pace. When the buffer is full the re
 the server drops the lagging stream (close 4008), and the reader reconnects with `after_seq` set to
 the last line it buffered - so the caller sees every line once, in seq order. Other failures
 reconnect with capped, jittered exponential backoff; the policy is the pure functions of
-`budai_async._logcursor`.
+`budai_async.logs.cursor`.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from budai_async._convert import converter
-from budai_async._logcursor import ResumeCursor, resume_at_once, should_resume
-from budai_async._reconnect import ReconnectBackoff
 from budai_async._responses import error_from_response
 from budai_async.errors import APIStatusError, BudError, ValidationError
+from budai_async.logs._reconnect import ReconnectBackoff
+from budai_async.logs.cursor import ResumeCursor, resume_at_once, should_resume
 from budai_async.models import ExecutionStatus, LogEntry, LogLevel
 
 __all__ = ["FollowOptions", "LogStream"]

@@ -18,8 +18,8 @@ from typing import Any
 import attrs
 
 from budai_async.models import Execution
-from budai_server.store import Store
-from budai_server.store_rows import (
+from budai_server.store.database import Store
+from budai_server.store.rows import (
     EXECUTION_COLUMNS,
     EXECUTION_INSERT,
     db_time,

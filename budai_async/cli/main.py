@@ -12,7 +12,8 @@ from typing import Any
 import click
 import yaml
 
-from budai_async._cli_common import (
+from budai_async._client import AsyncBudClient
+from budai_async.cli._common import (
     console,
     emit_json,
     exit_code_for_status,
@@ -21,9 +22,8 @@ from budai_async._cli_common import (
     run_async,
     styled_status,
 )
-from budai_async.cli_batch import batch_command
-from budai_async.cli_logs import format_entry, logs_command
-from budai_async.client import AsyncBudClient
+from budai_async.cli.batch import batch_command
+from budai_async.cli.logs import format_entry, logs_command
 from budai_async.models import Execution, Pipeline
 
 OUTPUT = click.Choice(["table", "json"])

@@ -2,7 +2,7 @@
 
 The SDK's DSL validates definitions offline and the server serves `/budpipeline/actions` from the same
 table, so it lives here (pure, no server imports). `params` is a small JSON-schema subset understood by
-`budai_async.definition.check_params`: ``type`` (a name or a list of names), ``enum``, ``minimum``,
+`budai_async.pipeline.definition.check_params`: ``type`` (a name or a list of names), ``enum``, ``minimum``,
 ``maximum``, ``items``, ``properties``, ``required`` and ``additionalProperties``.
 """
 

@@ -5,7 +5,7 @@ chunks (by count and by bytes), sends them from `concurrency` workers, gives eve
 idempotency key derived from the batch key and its index (so a retried chunk never duplicates an
 execution), pauses every worker together after a 429 (one shared cooldown honouring Retry-After),
 and returns an ordered `BatchResult`. `wait_all` and `as_completed` await many executions over one
-status subscription (`budai_async._watch`) instead of one poller each. Cancelling any of them
+status subscription (`budai_async.batch._watch`) instead of one poller each. Cancelling any of them
 cancels its tasks and closes its sockets before the CancelledError reaches the caller.
 """
 
@@ -16,11 +16,10 @@ import contextlib
 import math
 import uuid
 from collections.abc import AsyncIterable, Coroutine, Iterable, Mapping, Sequence, Sized
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from budai_async._awaiting import ExecutionStream, as_completed, client_of, wait_all
-from budai_async._batch_sender import Batch, Defaults, ProgressCallback, json_default
-from budai_async._chunking import (
+from budai_async.batch._awaiting import ClientLike, ExecutionStream, as_completed, client_of, wait_all
+from budai_async.batch._chunking import (
     DEFAULT_CHUNK_BYTES,
     DEFAULT_CHUNK_SIZE,
     Chunk,
@@ -28,8 +27,9 @@ from budai_async._chunking import (
     chunk_stream,
     envelope_size,
 )
-from budai_async._watch import StatusWatch, WatchMethod, WatchOptions
-from budai_async.batch_result import (
+from budai_async.batch._sender import Batch, Defaults, ProgressCallback, json_default
+from budai_async.batch._watch import StatusWatch, WatchMethod, WatchOptions
+from budai_async.batch.result import (
     BatchCounts,
     BatchEntry,
     BatchError,
@@ -39,10 +39,6 @@ from budai_async.batch_result import (
     ItemError,
 )
 from budai_async.errors import ValidationError
-
-if TYPE_CHECKING:
-    from budai_async.client import AsyncBudClient
-    from budai_async.resources.executions import ExecutionsResource
 
 __all__ = [
     "BatchCounts",
@@ -64,7 +60,7 @@ ParamSet = Mapping[str, Any] | BatchEntry
 
 
 async def create_many(
-    target: AsyncBudClient | ExecutionsResource,
+    target: ClientLike,
     pipeline_id: str,
     param_sets: Iterable[ParamSet] | AsyncIterable[ParamSet],
     *,

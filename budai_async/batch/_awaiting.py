@@ -12,24 +12,34 @@ import asyncio
 import builtins
 from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, Union, cast
 
-from budai_async._watch import StatusWatch, WatchMethod, WatchOptions
+from budai_async.batch._watch import StatusWatch, WatchMethod, WatchOptions
 from budai_async.errors import TimeoutError, ValidationError
 from budai_async.models import Execution
 
 if TYPE_CHECKING:
-    from budai_async.client import AsyncBudClient
-    from budai_async.resources.executions import ExecutionsResource
+    from budai_async._requester import Requester
 
-__all__ = ["ExecutionRef", "ExecutionStream", "as_completed", "wait_all"]
+__all__ = ["ClientLike", "ExecutionRef", "ExecutionStream", "as_completed", "wait_all"]
 
 ExecutionRef = Execution | str
 
 
-def client_of(target: AsyncBudClient | ExecutionsResource) -> AsyncBudClient:
+class HoldsRequester(Protocol):
+    """A resource such as `client.executions`: it holds the client it calls."""
+
+    @property
+    def _client(self) -> Requester: ...
+
+
+ClientLike = Union["Requester", HoldsRequester]
+"""The client itself or one of its resources (duck-typed: this package never imports either)."""
+
+
+def client_of(target: ClientLike) -> Requester:
     """The client behind `client.executions` (or the client itself)."""
-    return cast("AsyncBudClient", getattr(target, "_client", target))
+    return cast("Requester", getattr(target, "_client", target))
 
 
 def _split(executions: Iterable[ExecutionRef]) -> tuple[list[str], list[Execution]]:
@@ -64,7 +74,7 @@ class ExecutionStream:
 
     def __init__(
         self,
-        client: AsyncBudClient,
+        client: Requester,
         executions: Iterable[ExecutionRef],
         *,
         timeout: float | None = None,
@@ -138,7 +148,7 @@ class ExecutionStream:
 
 
 def as_completed(
-    target: AsyncBudClient | ExecutionsResource,
+    target: ClientLike,
     executions: Iterable[ExecutionRef],
     *,
     timeout: float | None = None,
@@ -150,7 +160,7 @@ def as_completed(
 
 
 async def wait_all(
-    target: AsyncBudClient | ExecutionsResource,
+    target: ClientLike,
     executions: Iterable[ExecutionRef],
     *,
     timeout: float | None = None,  # noqa: ASYNC109 - the guide's wait deadline

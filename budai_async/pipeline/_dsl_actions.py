@@ -1,6 +1,6 @@
 """Typed helpers for the built-in actions: ``actions.deployment_create(model_id=..., cluster_id=...)``.
 
-One function per action in `budai_async._action_specs`, keyword arguments named and typed after the
+One function per action in `budai_async.pipeline.action_specs`, keyword arguments named and typed after the
 action's param schema (enums as `Literal`s), so mypy and editors catch a wrong key or value before
 the server does. `tests/sdk/test_dsl_actions.py` keeps these signatures equal to the spec table.
 Params left as None are omitted, so the action's own default applies.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol
 
-from budai_async._dsl_refs import ActionCall, Condition, Ref, Value
+from budai_async.pipeline._dsl_refs import ActionCall, Condition, Ref, Value
 
 __all__ = [
     "action",

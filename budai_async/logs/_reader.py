@@ -2,7 +2,7 @@
 
 `execution_logs` is what `client.executions.logs(...)` calls: awaited, it pages
 `GET .../logs` through `next_seq` (`fetch_logs`); with `follow=True` it returns a `LogStream`
-(budai_async._logstream) that follows `GET .../logs/stream` and resumes by seq after any drop.
+(budai_async.logs._stream) that follows `GET .../logs/stream` and resumes by seq after any drop.
 Filters are validated here, before anything is sent.
 """
 
@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from budai_async._convert import converter, format_datetime
-from budai_async._logcursor import parse_level, parse_since
-from budai_async._logstream import FollowOptions, LogStream
 from budai_async._version import __version__
 from budai_async.errors import BudError, ValidationError
+from budai_async.logs._stream import FollowOptions, LogStream
+from budai_async.logs.cursor import parse_level, parse_since
 from budai_async.models import LogEntry
 
 if TYPE_CHECKING:

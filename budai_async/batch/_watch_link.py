@@ -2,7 +2,7 @@
 
 `open_link` turns handshake answers into our errors (or `Reconnect` / `NoRoute`), `Link` sends
 subscribe frames and receives text, and every `websockets` exception becomes `LinkClosed` or
-`Reconnect` here, so `budai_async._watch` reasons about the protocol only. Imported lazily by the
+`Reconnect` here, so `budai_async.batch._watch` reasons about the protocol only. Imported lazily by the
 watch, so importing the SDK does not import `websockets`.
 """
 

@@ -13,7 +13,7 @@ Writing from other modules: call `Store.run_transaction(fn)` with a plain functi
 ``fn(conn: sqlite3.Connection) -> T``; it runs as ONE job on aiosqlite's worker thread between
 ``BEGIN IMMEDIATE`` and ``COMMIT``, so no other coroutine's statements can interleave with it
 (there is no async transaction context spanning awaits). Column lists and row conversions live in
-`budai_server.store_rows`; extra tables are added with `Store.register_migrations`.
+`budai_server.store.rows`; extra tables are added with `Store.register_migrations`.
 """
 
 from __future__ import annotations
@@ -41,8 +41,7 @@ from budai_server.listing import (
     order_clause,
     sort_value,
 )
-from budai_server.schema import CORE_COMPONENT, CORE_MIGRATIONS, Migration
-from budai_server.store_rows import (
+from budai_server.store.rows import (
     EXECUTION_COLUMNS,
     EXECUTION_INSERT,
     PIPELINE_COLUMNS,
@@ -57,6 +56,7 @@ from budai_server.store_rows import (
     pipeline_from_row,
     pipeline_values,
 )
+from budai_server.store.schema import CORE_COMPONENT, CORE_MIGRATIONS, Migration
 
 __all__ = [
     "EXECUTION_COLUMNS",

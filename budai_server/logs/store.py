@@ -13,10 +13,10 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from budai_async._logcursor import LEVELS, LogFilter, level_name
+from budai_async.logs.cursor import LEVELS, LogFilter, level_name
 
 if TYPE_CHECKING:
-    from budai_server.store import Store
+    from budai_server.store.database import Store
 
 __all__ = ["LogLine", "LogStore", "format_timestamp"]
 
@@ -47,7 +47,7 @@ class LogLine(NamedTuple):
     execution_id: str
     seq: int
     ts: float  # epoch seconds
-    rank: int  # level rank, see budai_async._logcursor.LEVELS
+    rank: int  # level rank, see budai_async.logs.cursor.LEVELS
     step_id: str | None
     message: str
 

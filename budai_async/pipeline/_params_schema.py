@@ -1,4 +1,4 @@
-"""Check action params against the JSON-schema subset of `budai_async._action_specs`.
+"""Check action params against the JSON-schema subset of `budai_async.pipeline.action_specs`.
 
 Pure and shared: the definition validator runs it at create time (template strings pass, since their
 value is only known at run time) and the engine runs it again on the rendered params.

@@ -22,10 +22,10 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from budai_async._logcursor import LEVELS, LogFilter, level_rank
+from budai_async.logs.cursor import LEVELS, LogFilter, level_rank
 from budai_async.models import Execution
 from budai_server.appkeys import LOGBUS, STORE
-from budai_server.logstore import LogLine, LogStore
+from budai_server.logs.store import LogLine, LogStore
 
 __all__ = ["LOG_SETTINGS", "LogBus", "LogSettings", "Subscription", "logbus_ctx"]
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from budai_async._params_schema import is_template, join_path
+from budai_async.pipeline._params_schema import is_template, join_path
 
 __all__ = [
     "code_of",

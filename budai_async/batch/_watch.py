@@ -23,14 +23,14 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import attrs
 
 from budai_async._convert import structure_execution
-from budai_async._reconnect import ReconnectBackoff
 from budai_async._version import __version__
 from budai_async.errors import APIStatusError, BudError, NotFoundError, ValidationError
+from budai_async.logs._reconnect import ReconnectBackoff
 from budai_async.models import Execution
 
 if TYPE_CHECKING:
     from budai_async._http import Timeout
-    from budai_async._watch_link import Link
+    from budai_async.batch._watch_link import Link
 
 __all__ = ["StatusWatch", "WatchClient", "WatchMethod", "WatchOptions", "watch_headers", "watch_url"]
 
@@ -232,7 +232,7 @@ class StatusWatch:
     # ------------------------------------------------------------------ websocket
 
     async def _run_websocket(self) -> None:
-        from budai_async import _watch_link as wire  # late: keeps websockets off the import path
+        from budai_async.batch import _watch_link as wire  # late: keeps websockets off the import path
 
         url = watch_url(self._client.base_url, {"heartbeat": f"{self.options.heartbeat_seconds:g}"})
         headers = watch_headers(self._client.api_key)
@@ -274,7 +274,7 @@ class StatusWatch:
 
     async def _read(self, link: Link) -> bool:
         """Subscribe to everything still awaited, then read frames; True when any frame arrived."""
-        from budai_async._watch_link import LinkClosed
+        from budai_async.batch._watch_link import LinkClosed
 
         self._link = link
         if not await self._subscribe(link, sorted(self._wanted)):

@@ -17,9 +17,9 @@ import click
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from budai_async._cli_common import EXIT_FAILED, EXIT_OK, console, error_console, print_table, run_async
-from budai_async.batch import BatchItem, BatchProgress, BatchResult, create_many
-from budai_async.client import AsyncBudClient
+from budai_async._client import AsyncBudClient
+from budai_async.batch._fanout import BatchItem, BatchProgress, BatchResult, create_many
+from budai_async.cli._common import EXIT_FAILED, EXIT_OK, console, error_console, print_table, run_async
 
 __all__ = ["batch_command", "read_param_lines"]
 

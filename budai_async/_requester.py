@@ -1,0 +1,89 @@
+"""What resources, fan-out and the log follower need from a client: the `Requester` protocol.
+
+They are handed an object of this shape instead of importing `AsyncBudClient`, so the client sits
+on top and every arrow points down (no import circles). JSON encoding of request bodies lives here
+too, because the client and the batch sender both need it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any, Final, Protocol
+
+import attrs
+
+from budai_async._convert import to_json_dict
+from budai_async._http import Timeout, TimeoutLike
+from budai_async._retry import RetryPolicy
+from budai_async.errors import ValidationError
+
+__all__ = ["UNSET", "Query", "Requester", "Unset", "encode_json", "json_default", "new_idempotency_key"]
+
+
+class Unset:
+    """The type of `UNSET`: "argument not given", distinct from None."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = Unset()
+Query = Sequence[tuple[str, str]]
+
+
+def new_idempotency_key() -> str:
+    """A fresh key for one logical call; reuse it yourself to make a call safe to repeat later."""
+    return f"budai_{uuid.uuid4().hex}"
+
+
+def json_default(value: Any) -> Any:
+    """`json.dumps` default for request bodies: dates as ISO strings, attrs models, sets and tuples."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if attrs.has(type(value)):
+        return to_json_dict(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact JSON bytes; dates become ISO strings; raises ValidationError naming the bad type."""
+    try:
+        return json.dumps(value, separators=(",", ":"), default=json_default).encode()
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"request body is not JSON: {exc}") from exc
+
+
+class Requester(Protocol):
+    """The client as its parts see it: where it points, how it retries, and its one `request()`."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def api_key(self) -> str | None: ...
+
+    @property
+    def timeout(self) -> Timeout: ...
+
+    @property
+    def retry_policy(self) -> RetryPolicy: ...
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Query | None = None,
+        json_body: Any = UNSET,
+        timeout: TimeoutLike | Unset = UNSET,  # noqa: ASYNC109 - per-attempt HTTP timeouts
+        max_retries: int | None = None,
+        idempotency_key: str | None = None,
+        missing_ok_after_retry: bool = False,
+    ) -> Any: ...
