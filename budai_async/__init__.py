@@ -1,6 +1,7 @@
 """budai_async: the asyncio SDK for BudAI pipelines.
 
-``async with AsyncBudClient() as client: await client.executions.create(pipeline_id, wait=True)``
+``async with AsyncBudClient() as client: await client.executions.create(pipeline_id, wait=True)``;
+``with BudClient() as client: client.executions.create(pipeline_id, wait=True)`` is its blocking twin.
 
 `RetryPolicy` is how the client retries HTTP calls; `Retry` is a pipeline step's retry in the DSL
 (`PipelineBuilder`, `actions`, `params`).
@@ -9,6 +10,7 @@
 from budai_async._client import AsyncBudClient
 from budai_async._http import Timeout
 from budai_async._retry import RetryPolicy
+from budai_async._sync import BudClient, EventLoopError, SyncPager, SyncStream
 from budai_async._version import __version__
 from budai_async.batch.result import (
     BatchCounts,
@@ -68,9 +70,11 @@ __all__ = [
     "BatchItem",
     "BatchProgress",
     "BatchResult",
+    "BudClient",
     "BudError",
     "CallbackEvent",
     "ConflictError",
+    "EventLoopError",
     "Execution",
     "ExecutionStatus",
     "InternalServerError",
@@ -88,6 +92,8 @@ __all__ = [
     "RetryPolicy",
     "StepRun",
     "StepStatus",
+    "SyncPager",
+    "SyncStream",
     "Timeout",
     "TimeoutError",
     "UnprocessableEntityError",

@@ -222,6 +222,13 @@ def _tune_gc() -> None:
     help="Callback attempts in flight at once.",
 )
 @click.option(
+    "--guide-fixtures",
+    is_flag=True,
+    default=False,
+    help="Create the user guide's sample data at start (pipe_abc123, exec_abc123, model_xyz, "
+    "cluster_backup, ...) so its snippets run as written.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -253,6 +260,7 @@ def main(
     callback_retry_schedule: str,
     callback_timeout: float,
     max_concurrent_callbacks: int,
+    guide_fixtures: bool,
     log_level: str,
 ) -> None:
     """Run the local BudAI pipeline server."""
@@ -298,6 +306,7 @@ def main(
         callback_retry_schedule=schedule,
         callback_timeout_seconds=callback_timeout,
         max_concurrent_callbacks=max_concurrent_callbacks,
+        guide_fixtures=guide_fixtures,
     )
     _tune_gc()
     try:

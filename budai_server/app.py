@@ -95,6 +95,10 @@ def create_app(config: ServerConfig, *, registry: ActionRegistry | None = None) 
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(logbus_ctx)
     app.cleanup_ctx.append(_engine_ctx)
+    if config.guide_fixtures:
+        from budai_server.fixtures import guide_fixtures_ctx
+
+        app.cleanup_ctx.append(guide_fixtures_ctx)
     for setup in ROUTE_SETUPS:
         setup(app)
     app.cleanup_ctx.append(_scheduler_ctx)

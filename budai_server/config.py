@@ -105,6 +105,10 @@ class ServerConfig:
     callback_jitter: float = attrs.field(default=DEFAULT_JITTER, validator=_rate)
     callback_timeout_seconds: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
     max_concurrent_callbacks: int = attrs.field(default=16, validator=attrs.validators.ge(1))
+    # The user guide's sample pipelines, executions, models and clusters (budai_server.fixtures).
+    guide_fixtures: bool = False
+    # (execution id, seconds): guide executions that wait that long before finishing (tests).
+    guide_fixtures_hold: tuple[tuple[str, float], ...] = ()
 
     @max_concurrent_executions.validator
     def _check_concurrency(self, _attribute: attrs.Attribute[int], value: int) -> None:
