@@ -172,8 +172,10 @@ async def install(store: Store, *, hold_seconds: Mapping[str, float] | None = No
         if await store.get_execution(execution_id) is not None:
             continue
         definition = definitions[pipeline_id]
+        declared = definition.get("parameters", {})
+        params = {**{name: spec["default"] for name, spec in declared.items() if "default" in spec}, **params}
         if execution_id in holds:
-            params = {**params, "warmup_seconds": holds[execution_id]}
+            params["warmup_seconds"] = holds[execution_id]
         steps = step_ids(definition)
         execution = Execution(
             id=execution_id,

@@ -1,35 +1,35 @@
-"""The real server app on its own event loop thread, for tests of the blocking `BudClient`.
+"""Real aiohttp apps on their own event loop thread, for tests of the blocking `BudClient`.
 
 `BudClient` refuses to run inside a running event loop, so its tests are plain functions; the
-server they talk to runs here, on a free port, in a thread of the test process.
+server (and any receiver) they talk to runs here, on a free port, in a thread of the test process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
 from aiohttp import web
 
-from budai_server.app import create_app
 from budai_server.config import ServerConfig
 
-__all__ = ["ServerThread"]
+__all__ = ["AppThread", "ServerThread"]
 
 
-class ServerThread:
-    """``with ServerThread(config) as server: BudClient(base_url=server.url)``; stops on exit."""
+class AppThread:
+    """``with AppThread(make_app) as served: served.url``; the app is built and stopped on its loop."""
 
-    def __init__(self, config: ServerConfig) -> None:
-        self.config = config
+    def __init__(self, make_app: Callable[[], web.Application], name: str = "budai-test-app") -> None:
         self.url = ""
+        self._make_app = make_app
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, name="budai-test-server", daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
 
     async def _start(self) -> str:
-        runner = web.AppRunner(create_app(self.config), handle_signals=False)
+        runner = web.AppRunner(self._make_app(), handle_signals=False)
         await runner.setup()
         self._runner = runner
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -37,7 +37,7 @@ class ServerThread:
         host, port = runner.addresses[0][:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> ServerThread:
+    def __enter__(self) -> AppThread:
         self._thread.start()
         try:
             self.url = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=60)
@@ -54,3 +54,13 @@ class ServerThread:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=60)
         self._loop.close()
+
+
+class ServerThread(AppThread):
+    """The real budai server app for `config` (``with ServerThread(config) as server: server.url``)."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        from budai_server.app import create_app
+
+        super().__init__(lambda: create_app(config), name="budai-test-server")
+        self.config = config
