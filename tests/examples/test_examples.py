@@ -142,6 +142,20 @@ EXPECTED: dict[str, list[str]] = {
         r"on_(complete|failure): exec_\w+ (completed https://|failed .*model_missing)",
         r"on_(complete|failure): exec_\w+ (completed https://|failed .*model_missing)",
     ],
+    "sync_client.py": [
+        r"Pipeline created: pipe_\w+",
+        r"Status: completed",
+        r"live: Processing started",
+        r"live: all done",
+        r"runs: 2 \(",
+        r"threads: 4 completed",
+        r"not found: HTTP 404",
+    ],
+    "sync_batch.py": [
+        r"created: 3",
+        r"ended: cluster_\w+ (completed|failed)",
+        r"in input order: \['completed', 'completed', 'failed'\]",
+    ],
     "dsl.py": [
         r"valid: True",
         r'"condition": "steps\.health_check\.output\.status == \'healthy\'"',
