@@ -6,7 +6,9 @@ concurrency (1, 64, 512) and each client, `--requests` GETs of one stored execut
 that many tasks after a warm-up; both clients get the same connection limit (`--connections`).
 
 - ``budai_async``: ``await client.executions.get(id)`` -> a typed `Execution` (HTTP, JSON, model);
-- ``httpx``: ``(await client.get(path)).json()`` on an ``httpx.AsyncClient`` (HTTP and JSON only).
+- ``httpx``: ``(await client.get(path)).json()`` on an ``httpx.AsyncClient`` (HTTP and JSON only);
+- ``BudClient`` (concurrency 1 only): ``client.executions.get(id)`` on the blocking client, called
+  from a plain thread; its CPU includes its private loop thread (process time counts every thread).
 
 Usage (figures go to docs/sdk.md, "Benchmarks"):
 
@@ -28,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from budai_async import AsyncBudClient
+from budai_async import AsyncBudClient, BudClient
 
 STEPS = {"steps": [{"id": "out", "action": "set_output", "params": {"values": {"ok": True}}}]}
 
@@ -94,6 +96,22 @@ async def run_httpx(
         return await measure(call, requests, concurrency)
 
 
+def run_sync(url: str, execution_id: str, requests: int, connections: int) -> tuple[float, float]:
+    """The blocking client, one call at a time from this (loop-free) thread."""
+    with BudClient(base_url=url, max_connections=connections) as client:
+
+        def measure_sync(count: int) -> tuple[float, float]:
+            gc.collect()
+            cpu, wall = time.process_time(), time.perf_counter()
+            for _ in range(count):
+                client.executions.get(execution_id)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            return count / wall, cpu / count * 1e6
+
+        measure_sync(min(requests, 2000))  # warm-up: open the pool
+        return measure_sync(requests)
+
+
 async def prepare(url: str) -> str:
     async with AsyncBudClient(base_url=url) as client:
         pipeline = await client.pipelines.create(name="bench", definition=STEPS)
@@ -129,6 +147,14 @@ async def main() -> None:
                 for name, (rps, cpu) in (("budai_async", ours), ("httpx", theirs)):
                     ratio = f"{rps / theirs[0]:.2f}x" if name == "budai_async" else ""
                     print(f"{level:>11} | {name:<12} | {rps:>8.0f} | {cpu:>17.0f} | {ratio}")
+                if level == 1:  # BudClient blocks: one call at a time per thread
+                    rps, cpu = await asyncio.to_thread(
+                        run_sync, url, execution_id, args.requests, args.connections
+                    )
+                    print(
+                        f"{level:>11} | {'BudClient':<12} | {rps:>8.0f} | {cpu:>17.0f} | "
+                        f"{rps / theirs[0]:.2f}x (CPU {cpu / ours[1]:.2f}x budai_async)"
+                    )
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from budai_async.errors import BudError
 
@@ -41,6 +41,50 @@ def refuse_running_loop() -> None:
         "event loop (it would stall every other task of that loop). In async code use "
         "AsyncBudClient: `async with AsyncBudClient() as client: await client.executions.create(...)`"
     )
+
+
+class _Call:
+    """One blocking call: started on the loop, awaited by the caller on `done` (released at the end)."""
+
+    __slots__ = ("cancelled", "done", "error", "result", "task")
+
+    def __init__(self) -> None:
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.task: asyncio.Task[Any] | None = None
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.cancelled = False
+
+    def start(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> None:
+        if self.cancelled:
+            coro.close()
+            self.error = asyncio.CancelledError()
+            self.done.release()
+            return
+        self.task = loop.create_task(coro)
+        self.task.add_done_callback(self._finish)
+
+    def _finish(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            self.error = BudError("the call was cancelled because its BudClient was closed")
+        else:
+            self.error = task.exception()
+            if self.error is None:
+                self.result = task.result()
+        self.done.release()
+
+    def cancel(self) -> None:
+        """Called on the loop when the waiting caller was interrupted."""
+        self.cancelled = True
+        if self.task is not None:
+            self.task.cancel()
+
+    def outcome(self) -> Any:
+        if self.error is not None:
+            error, self.error = self.error, None  # no reference cycle through the traceback
+            raise error
+        return self.result
 
 
 class LoopThread:
@@ -79,21 +123,27 @@ class LoopThread:
         """Run `coro` on the loop and return its result (or raise its exception) in this thread.
 
         Raises EventLoopError when called inside a running event loop. An interrupt while waiting
-        (Ctrl-C) cancels the call on the loop before it propagates.
+        (Ctrl-C) cancels the call on the loop before it propagates. The hand-over is a task plus a
+        lock the task's done-callback releases: about a third less CPU per call than
+        `run_coroutine_threadsafe` with its concurrent Future (docs/benchmarks.md).
         """
         try:
             refuse_running_loop()
         except EventLoopError:
             coro.close()
             raise
-        future = self.submit(coro)
+        call = _Call()
+        with self._lock:  # a close() cannot slip between the check and the hand-over
+            if self._closed:
+                coro.close()
+                raise BudError("this BudClient is closed; create a new one")
+            self._loop.call_soon_threadsafe(call.start, self._loop, coro)
         try:
-            return future.result()
-        except concurrent.futures.CancelledError:
-            raise BudError("the call was cancelled because its BudClient was closed") from None
+            call.done.acquire()
         except BaseException:
-            future.cancel()
+            self._loop.call_soon_threadsafe(call.cancel)
             raise
+        return cast(T, call.outcome())
 
     def close(self, cleanup: Cleanup | None = None) -> None:
         """Run `cleanup` on the loop, cancel whatever still runs there, stop the loop, join the thread.

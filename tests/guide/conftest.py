@@ -11,8 +11,6 @@ Markers: ``guide_hold(seconds)`` keeps ``exec_abc123`` running that long (cancel
 
 from __future__ import annotations
 
-import json
-import queue
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,16 +18,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from guide_support import API_KEY, FIXTURE_EXECUTIONS, SECRET, Webhooks
 from threaded_server import AppThread, ServerThread
 
 from budai_async import BudClient
 from budai_server.config import InventorySettings, ServerConfig
-from budai_server.fixtures import EXECUTIONS
-from receiver import CallbackEvent, Handlers, Receiver
-
-API_KEY = "guide-test-key"  # the guide's "your-key"
-SECRET = "whsec_Z3VpZGUgdGVzdHMgc2lnbmluZyBzZWNyZXQgISEhIQ=="
-FIXTURE_EXECUTIONS = [row[0] for row in EXECUTIONS]
 
 
 @pytest.fixture
@@ -72,40 +65,6 @@ def client(guide_server: ServerThread) -> Iterator[BudClient]:
         yield made
 
 
-class Webhooks:
-    """The guide's ``https://api.example.com/webhook/{complete,failure}``: two real receivers."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.events: queue.Queue[tuple[str, CallbackEvent]] = queue.Queue()
-        self.receivers = {kind: self._receiver(kind, tmp_path) for kind in ("complete", "failure")}
-        self.url = ""
-
-    def _receiver(self, kind: str, tmp_path: Path) -> Receiver:
-        handlers = Handlers()
-
-        async def record(event: CallbackEvent) -> None:
-            self.events.put((kind, event))
-
-        handlers.on("execution.*", name=f"record_{kind}")(record)
-        return Receiver(
-            SECRET,
-            store=f"sqlite:///{tmp_path}/receiver-{kind}.db",
-            handlers=handlers,
-            poll_interval=0.05,
-            retry_base_delay=0.01,
-            shutdown_timeout=1.0,
-        )
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        for kind, receiver in self.receivers.items():
-            receiver.setup(app, path=f"/webhook/{kind}")
-        return app
-
-    def next_event(self, within: float = 20.0) -> tuple[str, CallbackEvent]:
-        return self.events.get(timeout=within)
-
-
 @pytest.fixture
 def webhooks(tmp_path: Path) -> Iterator[Webhooks]:
     hooks = Webhooks(tmp_path)
@@ -144,15 +103,6 @@ def short_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
     monkeypatch.setattr(time, "sleep", sleep)
     return asked
-
-
-def printed(capsys: pytest.CaptureFixture[str]) -> list[str]:
-    """The lines the snippet printed."""
-    return capsys.readouterr().out.splitlines()
-
-
-def as_json(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
 
 
 def pytest_configure(config: pytest.Config) -> None:

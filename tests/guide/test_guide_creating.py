@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from conftest import API_KEY, printed
+from guide_support import API_KEY, printed
 from threaded_server import ServerThread
 
 from budai_async import BudClient

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import printed
+from guide_support import printed
 
 from budai_async import BudClient, Execution
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import printed
+from guide_support import printed
 
 from budai_async import BudClient, NotFoundError
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import builtins
 import inspect
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import SyncClientFactory
 
 from budai_async import (
     AsyncBudClient,
@@ -35,6 +35,7 @@ from budai_async.models import Page
 from budai_async.pagination import AsyncPager
 from budai_async.resources._base import Resource, parse_page
 
+SyncClientFactory = Callable[..., BudClient]
 LOG_ONLY = {"steps": [{"id": "hello", "action": "log", "params": {"message": "hi"}}]}
 SLOW = {"steps": [{"id": "nap", "action": "delay", "params": {"seconds": 30}}]}
 
