@@ -8,7 +8,8 @@ that many tasks after a warm-up; both clients get the same connection limit (`--
 - ``budai_async``: ``await client.executions.get(id)`` -> a typed `Execution` (HTTP, JSON, model);
 - ``httpx``: ``(await client.get(path)).json()`` on an ``httpx.AsyncClient`` (HTTP and JSON only);
 - ``BudClient`` (concurrency 1 only): ``client.executions.get(id)`` on the blocking client, called
-  from a plain thread; its CPU includes its private loop thread (process time counts every thread).
+  from a plain thread, in blocks alternating with blocks of ``AsyncBudClient`` calls; its CPU
+  includes its private loop thread (process time counts every thread).
 
 Usage (figures go to docs/sdk.md, "Benchmarks"):
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,20 +98,37 @@ async def run_httpx(
         return await measure(call, requests, concurrency)
 
 
-def run_sync(url: str, execution_id: str, requests: int, connections: int) -> tuple[float, float]:
-    """The blocking client, one call at a time from this (loop-free) thread."""
-    with BudClient(base_url=url, max_connections=connections) as client:
+def measure_sync(client: BudClient, execution_id: str, count: int) -> tuple[float, float]:
+    """`count` blocking calls from this (loop-free) thread; (requests/s, client CPU µs per request)."""
+    gc.collect()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(count):
+        client.executions.get(execution_id)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return count / wall, cpu / count * 1e6
 
-        def measure_sync(count: int) -> tuple[float, float]:
-            gc.collect()
-            cpu, wall = time.process_time(), time.perf_counter()
-            for _ in range(count):
-                client.executions.get(execution_id)
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            return count / wall, cpu / count * 1e6
 
-        measure_sync(min(requests, 2000))  # warm-up: open the pool
-        return measure_sync(requests)
+async def compare_sync(url: str, execution_id: str, requests: int, rounds: int) -> list[tuple[float, float]]:
+    """Concurrency 1, `rounds` alternations of async and sync blocks; (async CPU, sync CPU) per round.
+
+    Alternating in one run keeps both clients under the same machine load (a shared machine's load
+    moves by more than the difference measured here).
+    """
+    per_round = max(requests // rounds, 1)
+    results: list[tuple[float, float]] = []
+    with BudClient(base_url=url) as sync_client:
+        async with AsyncBudClient(base_url=url) as async_client:
+
+            async def call() -> Any:
+                return await async_client.executions.get(execution_id)
+
+            await measure(call, min(per_round, 500), 1)  # warm-up both pools
+            await asyncio.to_thread(measure_sync, sync_client, execution_id, min(per_round, 500))
+            for _ in range(rounds):
+                _rps, async_cpu = await measure(call, per_round, 1)
+                _rps, sync_cpu = await asyncio.to_thread(measure_sync, sync_client, execution_id, per_round)
+                results.append((async_cpu, sync_cpu))
+    return results
 
 
 async def prepare(url: str) -> str:
@@ -126,6 +145,7 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--concurrency", default="1,64,512")
     parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--sync-rounds", type=int, default=5, help="0 skips the BudClient comparison")
     args = parser.parse_args()
     levels = [int(level) for level in args.concurrency.split(",")]
 
@@ -147,14 +167,17 @@ async def main() -> None:
                 for name, (rps, cpu) in (("budai_async", ours), ("httpx", theirs)):
                     ratio = f"{rps / theirs[0]:.2f}x" if name == "budai_async" else ""
                     print(f"{level:>11} | {name:<12} | {rps:>8.0f} | {cpu:>17.0f} | {ratio}")
-                if level == 1:  # BudClient blocks: one call at a time per thread
-                    rps, cpu = await asyncio.to_thread(
-                        run_sync, url, execution_id, args.requests, args.connections
-                    )
+            if 1 in levels and args.sync_rounds:  # BudClient blocks: one call at a time per thread
+                rounds = await compare_sync(url, execution_id, args.requests, args.sync_rounds)
+                print("BudClient vs AsyncBudClient at concurrency 1, alternating blocks (client CPU µs/req):")
+                for n, (async_cpu, sync_cpu) in enumerate(rounds, 1):
                     print(
-                        f"{level:>11} | {'BudClient':<12} | {rps:>8.0f} | {cpu:>17.0f} | "
-                        f"{rps / theirs[0]:.2f}x (CPU {cpu / ours[1]:.2f}x budai_async)"
+                        f"  round {n}: async {async_cpu:.0f}, sync {sync_cpu:.0f} "
+                        f"-> {sync_cpu / async_cpu:.2f}x"
                     )
+                ratios = sorted(sync_cpu / async_cpu for async_cpu, sync_cpu in rounds)
+                median = statistics.median(ratios)
+                print(f"  median {median:.2f}x (min {ratios[0]:.2f}x, max {ratios[-1]:.2f}x)")
         finally:
             server.terminate()
             server.wait(timeout=30)
