@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import inspect
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -246,3 +247,18 @@ def test_any_new_resource_of_the_async_client_is_wrapped(
     assert sorted(p.name for p in pager) == ["one", "two"] and len(pager) == 2
     assert "widgets" in dir(client) and "count" in dir(client.widgets)
     assert client.with_options(timeout=3).widgets.count() == client.widgets.count()
+
+
+def test_closing_from_another_thread_ends_calls_in_flight(make_sync_client: SyncClientFactory) -> None:
+    client = make_sync_client()
+    pipeline = client.pipelines.create(name="slow", definition=SLOW)
+    execution = client.executions.create(pipeline.id)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiting = pool.submit(client.executions.wait, execution.id)
+        for _ in range(2000):  # until the long-poll is on the wire
+            if client.connection_stats()["in_use"]:
+                break
+            time.sleep(0.005)
+        client.close()
+        with pytest.raises(BudError, match="closed"):
+            waiting.result()
