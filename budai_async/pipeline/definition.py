@@ -31,6 +31,7 @@ from budai_async.pipeline._dag import (
     structure_step,
     structuring_issues,
 )
+from budai_async.pipeline._param_fit import param_type_warnings
 from budai_async.pipeline._params_schema import check_value, join_path, type_name
 from budai_async.pipeline._template_refs import (
     code_of,
@@ -129,6 +130,7 @@ class _Analyser:
             for path, text in template_strings(outputs, "$.outputs"):
                 self._template(path, text, ids, expression=False)
         self._warn_undeclared_params(parameters, "parameters" in data)
+        self.warnings.extend(param_type_warnings(self._param_slots(written), parameters))
         if self.errors:
             return None
         order = self._order(written, edges)
@@ -288,6 +290,19 @@ class _Analyser:
         if name is not None and isinstance(params, Mapping):
             schema = self.actions[name].params
             self.errors.extend(check_value(schema, params, f"{path}.params", allow_templates=True))
+
+    def _param_slots(
+        self, written: list[tuple[int, WrittenStep]]
+    ) -> list[tuple[str, Mapping[str, Any], Mapping[str, Any]]]:
+        """``(params path, params, action schema)`` of every step whose action is known."""
+        slots: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]] = []
+        for index, step in written:
+            name = self.names.get(step.action)
+            if name is not None:
+                spec = self.actions[name]
+                params = {k: v for k, v in step.params.items() if k not in spec.raw_params}
+                slots.append((f"$.steps[{index}].params", params, spec.params))
+        return slots
 
     def _template(self, path: str, text: str, ids: set[str], *, expression: bool) -> set[str]:
         """Check one template or expression; return the known step ids it names."""
