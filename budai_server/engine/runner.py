@@ -352,7 +352,7 @@ class _Run:
         """Refresh the step's view that templates read as ``steps.<id>``."""
         state = self.states[step_id]
         self.views[step_id].update(
-            status=state.status,
+            status=rules.visible_status(state.status, state.skip_reason),
             output=state.output,
             outputs=state.output,
             error=state.error,

@@ -100,7 +100,7 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "cancel_execution.py": [r"^cancelled$", r"second cancel refused: execution 'exec_\w+' already ended"],
     "retry_execution.py": [
-        r"first run: failed \(step 'give_up' failed: cluster unhealthy\)",
+        r"first run: failed \(step 'check' failed: cluster 'cluster_unknown' is not known\)",
         r"retry of exec_\w+ with \{'cluster_id': 'cluster_unknown'\}",
         r"retry on cluster_prod: completed",
     ],
