@@ -273,7 +273,9 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/budpipeline/run", run_ephemeral)
     app.router.add_get("/budpipeline/executions", list_executions)
     # The pattern keeps /executions/wait and /executions/watch (routes/watch.py) out of {execution_id}.
-    app.router.add_get("/budpipeline/executions/{execution_id:(?!(?:wait|watch)$)[^{}/]+}", get_execution)
+    app.router.add_get(
+        "/budpipeline/executions/{execution_id:(?!(?:wait|watch|delete)$)[^{}/]+}", get_execution
+    )
     app.router.add_get("/budpipeline/executions/{execution_id}/progress", get_progress)
     app.router.add_post("/budpipeline/executions/{execution_id}/cancel", cancel_execution)
     app.router.add_post("/budpipeline/executions/{execution_id}/retry", retry_execution)
