@@ -128,11 +128,11 @@ def _property(schema: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 
 def join_path(path: str, key: str | int) -> str:
-    """Extend a JSON path: ``$.a`` + ``b`` → ``$.a.b``, + ``0`` → ``$.a[0]``, odd keys quoted."""
+    """Extend a path: ``a`` + ``b`` → ``a.b``, + ``0`` → ``a[0]``, odd keys quoted; ``""`` is the root."""
     if isinstance(key, int):
         return f"{path}[{key}]"
     if _IDENTIFIER.match(key):
-        return f"{path}.{key}"
+        return f"{path}.{key}" if path else key
     escaped = key.replace("\\", "\\\\").replace("'", "\\'")
     return f"{path}['{escaped}']"
 

@@ -203,9 +203,7 @@ SAMPLES: list[Any] = [
     ),
     LogEntry(seq=1, timestamp=NOW, message="hi", step_id="a", execution_id="exec_1"),
     Action(type="log", aliases=["print"], params_schema={"type": "object"}, outputs=["logged"]),
-    ValidationResult(
-        valid=False, errors=[ValidationIssue(path="$.steps", message="missing", code="missing")]
-    ),
+    ValidationResult(valid=False, errors=[ValidationIssue(path="steps", message="missing", code="missing")]),
 ]
 
 

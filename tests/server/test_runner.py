@@ -590,7 +590,7 @@ async def test_an_invalid_definition_or_params_fail_the_run_cleanly(engine: Engi
     result = await engine.run(definition)
     assert (result.status, result.error) == (
         "failed",
-        "invalid params: $.params.n: required parameter 'n' is missing",
+        "invalid params: params.n: required parameter 'n' is missing",
     )
 
 

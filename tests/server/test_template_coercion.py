@@ -148,12 +148,12 @@ async def test_validate_warns_where_a_declared_or_default_type_cannot_fit(api: C
     assert result["valid"] is True
     assert [(w["path"], w["code"], w["message"]) for w in result["warnings"]] == [
         (
-            "$.steps[2].params.checks",
+            "steps[2].params.checks",
             "param_type_mismatch",
             "params.n is integer (its declared type) but this field takes array",
         ),
         (
-            "$.steps[4].params.replicas",
+            "steps[4].params.replicas",
             "param_type_mismatch",
             "params.cfg is object (the type of its default) but this field takes integer",
         ),
