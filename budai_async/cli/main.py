@@ -391,7 +391,13 @@ def executions_cancel(state: CliState, execution_id: str) -> None:
 
 @executions.command("retry")
 @click.argument("execution_id")
-@click.option("--param", "-p", "params", multiple=True, help="New params (replace the old ones).")
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    help="key=value merged over the old params; key=null removes the key.",
+)
 @pass_state
 def executions_retry(state: CliState, execution_id: str, params: tuple[str, ...]) -> None:
     """Start a new execution from EXECUTION_ID, with the same or new params."""

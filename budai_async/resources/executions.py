@@ -196,7 +196,11 @@ class ExecutionsResource(Resource):
         timeout: float | None = None,  # noqa: ASYNC109 - the guide's wait deadline
         idempotency_key: str | None = None,
     ) -> Execution:
-        """Start a new execution of the same pipeline (`retry_of` set), with the old or new `params`."""
+        """Start a new execution of the same pipeline (`retry_of` set).
+
+        `params` are merged over the original params (only the keys that change need sending); a key
+        given as None is removed from the retry. No `params`: the original ones.
+        """
         _check_wait(wait, timeout)
         body: dict[str, Any] = {} if params is None else {"params": dict(params)}
         try:
