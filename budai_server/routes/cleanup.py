@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from budai_server.appkeys import CONFIG, LOGBUS, STORE
+from budai_server.appkeys import CONFIG, LOGBUS, OUTBOX, STORE
 from budai_server.routes.context import store_of
 from budai_server.routes.errors import ApiError, json_response
 from budai_server.routes.parse import Fields, read_json_object
@@ -38,11 +38,16 @@ FILTERS = ("pipeline_id", "status", "tags", "created_after", "created_before")
 
 
 async def _delete(app: web.Application, cleanup: CleanupFilter) -> int:
-    """Commit buffered log lines, then delete (so no line of a deleted execution lands later)."""
+    """Commit buffered log lines, then delete (so no line of a deleted execution lands later); keep
+    the outbox's pending gauge true, since undelivered callbacks may have gone too."""
     bus = app.get(LOGBUS)
     if bus is not None:
         await bus.flush()
-    return await delete_executions(cast(Store, app[STORE]), cleanup)
+    removed = await delete_executions(cast(Store, app[STORE]), cleanup)
+    outbox = app.get(OUTBOX)
+    if removed and outbox is not None:
+        outbox.metrics.pending = (await outbox.records.count_by_status()).get("pending", 0)
+    return removed
 
 
 async def delete_execution(request: web.Request) -> web.Response:
@@ -51,13 +56,15 @@ async def delete_execution(request: web.Request) -> web.Response:
     execution = await store_of(request).get_execution(execution_id)
     if execution is None:
         raise ApiError.not_found("execution", execution_id)
-    if not execution.is_terminal or not await _delete(request.app, CleanupFilter(ids=(execution_id,))):
+    if not execution.is_terminal:
         raise ApiError(
             409,
             f"execution {execution_id!r} is still {execution.status}; cancel it or wait for it to end first",
             code="execution_not_finished",
             details={"id": execution_id, "status": str(execution.status)},
         )
+    if not await _delete(request.app, CleanupFilter(ids=(execution_id,))):
+        raise ApiError.not_found("execution", execution_id)  # deleted meanwhile by another request
     return web.Response(status=204)
 
 

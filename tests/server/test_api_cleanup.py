@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from api_support import Client, create_pipeline, delay_definition, execute, json_of, step, wait_done
-from outbox_support import FAST_SCHEDULE, SECRET, Endpoint, wait_delivery
+from outbox_support import FAST_SCHEDULE, SECRET, Endpoint, free_port, wait_delivery
 
 from budai_server.appkeys import CONFIG
 from budai_server.config import ServerConfig
@@ -215,3 +215,25 @@ async def test_no_retention_keeps_everything(api: TestClient[Any, Any], server_a
     done = await wait_done(api, (await execute(api, pipeline["id"], params={"n": 1}))["id"])
     assert await purge_expired(server_app, now=datetime.now(UTC) + timedelta(days=10_000)) == 0
     await json_of(api, "GET", f"/budpipeline/executions/{done['id']}", expect=200)
+
+
+async def test_a_pending_callback_goes_with_its_execution(make_bud_server: Any, aiohttp_client: Any) -> None:
+    # Nothing listens on the port: the first attempt fails and the next one is an hour away.
+    server: TestServer = await make_bud_server(
+        webhook_secret=SECRET, callback_retry_schedule=(0.0, 3600.0), callback_jitter=0.0
+    )
+    client: Client = await aiohttp_client(server)
+    hook = f"http://127.0.0.1:{free_port()}/hook"
+    pipeline = await create_pipeline(client, HELLO)
+    created = await execute(client, pipeline["id"], params={"n": 1}, callbacks={"on_complete": hook})
+    done = await wait_done(client, created["id"])
+    delivery = await wait_delivery(client, done["id"], lambda d: d["attempt_count"] == 1)
+    assert delivery["status"] == "pending"
+    assert "budai_callbacks_pending 1" in await (await client.get("/metrics")).text()
+
+    await json_of(client, "DELETE", f"/budpipeline/executions/{done['id']}", expect=204)
+
+    assert rows(server.app[CONFIG].db_path, done["id"]) == dict.fromkeys(
+        rows(server.app[CONFIG].db_path, done["id"]), 0
+    )
+    assert "budai_callbacks_pending 0" in await (await client.get("/metrics")).text()
