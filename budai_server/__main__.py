@@ -222,6 +222,13 @@ def _tune_gc() -> None:
     help="Callback attempts in flight at once.",
 )
 @click.option(
+    "--retention-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Delete ended executions (with their logs and callbacks) this many days after they ended; "
+    "checked at start and hourly. Default: keep everything.",
+)
+@click.option(
     "--guide-fixtures",
     is_flag=True,
     default=False,
@@ -260,6 +267,7 @@ def main(
     callback_retry_schedule: str,
     callback_timeout: float,
     max_concurrent_callbacks: int,
+    retention_days: float | None,
     guide_fixtures: bool,
     log_level: str,
 ) -> None:
@@ -306,6 +314,7 @@ def main(
         callback_retry_schedule=schedule,
         callback_timeout_seconds=callback_timeout,
         max_concurrent_callbacks=max_concurrent_callbacks,
+        retention_days=retention_days,
         guide_fixtures=guide_fixtures,
     )
     _tune_gc()
