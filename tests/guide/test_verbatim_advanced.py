@@ -240,3 +240,18 @@ def test_error_handling_when_the_wait_times_out(
     assert printed(capsys) == ["Execution timed out"]
     assert execution.status in ("pending", "running")
     client.executions.cancel(execution.id)
+
+
+def test_best_practice_clean_up_old_executions(client: BudClient) -> None:
+    """ "Clean up: Delete old executions to save storage" (a bullet of the guide, no code block)."""
+    from budai_async import ConflictError, NotFoundError
+
+    assert client.executions.delete_many(status="failed", dry_run=True) == 1
+    client.executions.delete("exec_abc122")
+    with pytest.raises(NotFoundError):
+        client.executions.get("exec_abc122")
+    assert client.executions.delete_many(pipeline_id="pipe_abc123", created_before="2100-01-01") == 2
+    running = client.executions.create("pipe_abc123", params={"warmup_seconds": 600})
+    with pytest.raises(ConflictError):
+        client.executions.delete(running.id)
+    client.executions.cancel(running.id)
