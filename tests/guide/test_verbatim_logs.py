@@ -32,17 +32,27 @@ def test_retrieving_logs(client: BudClient, capsys: pytest.CaptureFixture[str]) 
 
 def test_filtered_logs(client: BudClient) -> None:
     # Only errors
-    error_logs = client.executions.logs(execution_id="exec_abc122", level="error")
+    error_logs = client.executions.logs(execution_id="exec_abc123", level="error")
     # Specific step
     step_logs = client.executions.logs(execution_id="exec_abc123", step_id="deploy")
     # Time range
     recent_logs = client.executions.logs(execution_id="exec_abc123", since="5m")  # Last 5 minutes
 
-    assert error_logs and {log.level for log in error_logs} == {"error"}
-    assert any("model 'model_retired' does not exist" in log.message for log in error_logs)
+    every_line = client.executions.logs("exec_abc123")
+    assert error_logs == [log for log in every_line if log.level == "error"] == []  # a clean run
     assert step_logs and {log.step_id for log in step_logs} == {"deploy"}
     assert any(re.search(r"deployment deploy_\w+ serving at https://", log.message) for log in step_logs)
-    assert [log.seq for log in recent_logs] == [log.seq for log in client.executions.logs("exec_abc123")]
+    assert [log.seq for log in recent_logs] == [log.seq for log in every_line]
+
+
+def test_filtered_logs_of_the_failed_fixture_run(client: BudClient) -> None:
+    """The level filter on a run that has error lines (``exec_abc122``, its model does not exist)."""
+    error_logs = client.executions.logs(execution_id="exec_abc122", level="error")
+
+    assert error_logs and {log.level for log in error_logs} == {"error"}
+    assert any("model 'model_retired' does not exist" in log.message for log in error_logs)
+    warnings_and_up = client.executions.logs(execution_id="exec_abc122", level="warning")
+    assert {log.seq for log in error_logs} <= {log.seq for log in warnings_and_up}
 
 
 def stream_logs(client: BudClient) -> list[str]:
