@@ -59,6 +59,36 @@ gc.collect()
 print("done", threading.active_count())
 """
 
+INTERRUPTED = """
+import os, signal, threading, time
+from budai_async import BudClient
+
+client = BudClient()
+pipeline = client.pipelines.create(
+    name="p", definition={"steps": [{"id": "a", "action": "delay", "params": {"seconds": 30}}]}
+)
+execution = client.executions.create(pipeline.id)
+
+def interrupt() -> None:
+    for _ in range(2000):  # once the long-poll is on the wire
+        if client.connection_stats()["in_use"]:
+            break
+        time.sleep(0.005)
+    os.kill(os.getpid(), signal.SIGINT)
+
+threading.Thread(target=interrupt).start()
+try:
+    client.executions.wait(execution.id)
+except KeyboardInterrupt:
+    print("interrupted")
+for _ in range(2000):  # the call was cancelled on the loop: its socket goes back or closes
+    if client.connection_stats()["in_use"] == 0:
+        break
+    time.sleep(0.005)
+print("in use", client.connection_stats()["in_use"], client.executions.cancel(execution.id).status)
+client.close()
+"""
+
 
 def run_script(source: str, base_url: str) -> tuple[int, str, str]:
     env = {**os.environ, "BUDAI_BASE_URL": base_url, "PYTHONWARNINGS": "", "PYTHONDEVMODE": ""}
@@ -86,3 +116,8 @@ def test_a_client_left_open_is_closed_at_exit_without_warnings(server_thread: Se
 def test_a_dropped_client_is_closed_by_the_garbage_collector(server_thread: ServerThread) -> None:
     code, out, err = run_script(COLLECTED, server_thread.url)
     assert (code, out.strip(), err) == (0, "done 1", "")
+
+
+def test_ctrl_c_while_waiting_cancels_the_call_on_the_loop(server_thread: ServerThread) -> None:
+    code, out, err = run_script(INTERRUPTED, server_thread.url)
+    assert (code, out.split("\n")[:2], err) == (0, ["interrupted", "in use 0 cancelled"], "")
