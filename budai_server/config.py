@@ -11,6 +11,14 @@ from pathlib import Path
 import attrs
 import platformdirs
 
+from budai_server.outbound.policy import (
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    MODES,
+    OutboundPolicy,
+    make_policy,
+    parse_allow_list,
+)
 from budai_server.outbox.rules import DEFAULT_JITTER, DEFAULT_RETRY_SCHEDULE, check_schedule, check_secret
 
 __all__ = ["FaultConfig", "InventorySettings", "ServerConfig", "default_db_path"]
@@ -19,6 +27,12 @@ __all__ = ["FaultConfig", "InventorySettings", "ServerConfig", "default_db_path"
 def default_db_path() -> Path:
     """The SQLite file used when `--db` is not given: under the user's data directory."""
     return Path(platformdirs.user_data_dir("budai-server", appauthor=False)) / "budai.db"
+
+
+def _allow_list(
+    _instance: object, _attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]
+) -> None:
+    parse_allow_list(value)
 
 
 def _rate(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -105,6 +119,25 @@ class ServerConfig:
     callback_jitter: float = attrs.field(default=DEFAULT_JITTER, validator=_rate)
     callback_timeout_seconds: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
     max_concurrent_callbacks: int = attrs.field(default=16, validator=attrs.validators.ge(1))
+    # Outbound policy (docs/server.md, Security): "auto" allows loopback targets while `host` is a
+    # loopback address, "strict" never does; `allow_outbound` lists CIDR networks and host names
+    # that are allowed whatever the rules say.
+    outbound_mode: str = attrs.field(default="auto", validator=attrs.validators.in_(MODES))
+    allow_outbound: tuple[str, ...] = attrs.field(default=(), validator=_allow_list)
+    outbound_max_redirects: int = attrs.field(default=DEFAULT_MAX_REDIRECTS, validator=attrs.validators.ge(0))
+    outbound_max_response_bytes: int = attrs.field(
+        default=DEFAULT_MAX_RESPONSE_BYTES, validator=attrs.validators.ge(1)
+    )
+
+    def outbound_policy(self) -> OutboundPolicy:
+        """The outbound policy of this server (every outbound request obeys it)."""
+        return make_policy(
+            self.outbound_mode,
+            self.host,
+            self.allow_outbound,
+            max_redirects=self.outbound_max_redirects,
+            max_response_bytes=self.outbound_max_response_bytes,
+        )
 
     @max_concurrent_executions.validator
     def _check_concurrency(self, _attribute: attrs.Attribute[int], value: int) -> None:
