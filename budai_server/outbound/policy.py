@@ -168,9 +168,7 @@ def parse_allow_list(items: Iterable[str]) -> tuple[tuple[Network, ...], frozens
             name = entry.lower().rstrip(".")
             address, _canonical = parse_host(name)
             if address is not None or not _HOST_NAME.match(name):
-                raise ValueError(
-                    f"--allow-outbound entry {entry!r} is neither a CIDR network nor a host name"
-                )
+                raise ValueError(f"allow-list entry {entry!r} is neither a CIDR network nor a host name")
             hosts.add(name)
     return tuple(networks), frozenset(hosts)
 
