@@ -11,6 +11,7 @@ from pathlib import Path
 import attrs
 import platformdirs
 
+from budai_server.nesting import DEFAULT_MAX_DEPTH
 from budai_server.outbound.policy import (
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -98,6 +99,10 @@ class ServerConfig:
     recovery: str = attrs.field(default="resume", validator=attrs.validators.in_(("resume", "fail")))
     long_poll_max_seconds: float = attrs.field(default=60.0, validator=_non_negative)
     max_body_bytes: int = 1024 * 1024
+    # Deepest nesting of arrays and objects in a JSON body (deeper: 422 before parsing).
+    max_json_depth: int = attrs.field(
+        default=DEFAULT_MAX_DEPTH, validator=[attrs.validators.ge(1), attrs.validators.le(500)]
+    )
     # Idempotency keys older than this are forgotten (checked at start and hourly; None: keep all).
     idempotency_ttl_seconds: float | None = 24 * 3600.0
     # How long SIGTERM waits for running executions before interrupting them (they resume at start).
