@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from aiohttp import web
@@ -68,6 +69,37 @@ async def serve(config: ServerConfig, *, ready_message: bool = True) -> None:
         logger.info("shutting down")
     finally:
         await runner.cleanup()
+
+
+# ServerConfig fields `--limit NAME=VALUE` may set, with their types.
+LIMIT_FIELDS: dict[str, type] = {
+    "max_body_bytes": int,
+    "max_json_depth": int,
+    "max_steps_per_definition": int,
+    "max_definition_bytes": int,
+    "max_params_bytes": int,
+    "max_log_line_chars": int,
+    "max_log_lines_per_execution": int,
+    "max_log_lines_per_second": float,
+}
+
+
+def _parse_limits(items: tuple[str, ...]) -> dict[str, Any]:
+    """``("max_params_bytes=65536", ...)`` -> ServerConfig keyword arguments (positive numbers)."""
+    found: dict[str, Any] = {}
+    for item in items:
+        name, _, raw = item.partition("=")
+        kind = LIMIT_FIELDS.get(name.strip())
+        if kind is None:
+            raise click.BadParameter(f"unknown limit {name!r}", param_hint="--limit")
+        try:
+            value = kind(raw.strip())
+        except ValueError:
+            raise click.BadParameter(f"{name} needs a number, got {raw!r}", param_hint="--limit") from None
+        if value <= 0:
+            raise click.BadParameter(f"{name} must be > 0", param_hint="--limit")
+        found[name.strip()] = value
+    return found
 
 
 def _tune_gc() -> None:
@@ -265,6 +297,13 @@ def _tune_gc() -> None:
     help="Largest answer an api_call or notification reads.",
 )
 @click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a work limit (repeatable): " + ", ".join(sorted(LIMIT_FIELDS)) + " (docs/server.md, Limits).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -300,6 +339,7 @@ def main(
     allow_outbound: tuple[str, ...],
     outbound_max_redirects: int,
     outbound_max_response_bytes: int,
+    limits: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Run the local BudAI pipeline server."""
@@ -353,6 +393,7 @@ def main(
         allow_outbound=allow_outbound,
         outbound_max_redirects=outbound_max_redirects,
         outbound_max_response_bytes=outbound_max_response_bytes,
+        **_parse_limits(limits),
     )
     _tune_gc()
     try:

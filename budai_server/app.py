@@ -37,7 +37,7 @@ from budai_server.logs.bus import logbus_ctx
 from budai_server.metrics import METRICS, Metrics
 from budai_server.outbound import make_session
 from budai_server.routes import ROUTE_SETUPS
-from budai_server.routes.definitions import CHECKER, DefinitionChecker
+from budai_server.routes.definitions import CHECKER, DefinitionChecker, DefinitionLimits
 from budai_server.routes.errors import make_error_middleware, set_request_id_header
 from budai_server.routes.middleware import (
     make_auth_middleware,
@@ -91,7 +91,12 @@ def create_app(config: ServerConfig, *, registry: ActionRegistry | None = None) 
     app[SCHEDULER] = scheduler
     app[METRICS] = metrics
     app[ACTIONS] = actions
-    app[CHECKER] = DefinitionChecker(lambda: actions.specs, templates.check)
+    limits = DefinitionLimits(
+        max_steps=config.max_steps_per_definition,
+        max_definition_bytes=config.max_definition_bytes,
+        max_params_bytes=config.max_params_bytes,
+    )
+    app[CHECKER] = DefinitionChecker(lambda: actions.specs, templates.check, limits)
     app.on_response_prepare.append(set_request_id_header)
 
     app.cleanup_ctx.append(_store_ctx)

@@ -11,6 +11,14 @@ from pathlib import Path
 import attrs
 import platformdirs
 
+from budai_server.limits import (
+    MAX_DEFINITION_BYTES,
+    MAX_LOG_LINE_CHARS,
+    MAX_LOG_LINES_PER_EXECUTION,
+    MAX_LOG_LINES_PER_SECOND,
+    MAX_PARAMS_BYTES,
+    MAX_STEPS_PER_DEFINITION,
+)
 from budai_server.nesting import DEFAULT_MAX_DEPTH
 from budai_server.outbound.policy import (
     DEFAULT_MAX_REDIRECTS,
@@ -100,6 +108,19 @@ class ServerConfig:
     long_poll_max_seconds: float = attrs.field(default=60.0, validator=_non_negative)
     max_body_bytes: int = 1024 * 1024
     # Deepest nesting of arrays and objects in a JSON body (deeper: 422 before parsing).
+    # Work limits (docs/server.md, Limits); over a limit: 422 naming it.
+    max_steps_per_definition: int = attrs.field(
+        default=MAX_STEPS_PER_DEFINITION, validator=attrs.validators.ge(1)
+    )
+    max_definition_bytes: int = attrs.field(default=MAX_DEFINITION_BYTES, validator=attrs.validators.ge(1))
+    max_params_bytes: int = attrs.field(default=MAX_PARAMS_BYTES, validator=attrs.validators.ge(1))
+    max_log_line_chars: int = attrs.field(default=MAX_LOG_LINE_CHARS, validator=attrs.validators.ge(1))
+    max_log_lines_per_execution: int = attrs.field(
+        default=MAX_LOG_LINES_PER_EXECUTION, validator=attrs.validators.ge(1)
+    )
+    max_log_lines_per_second: float = attrs.field(
+        default=MAX_LOG_LINES_PER_SECOND, validator=attrs.validators.gt(0)
+    )
     max_json_depth: int = attrs.field(
         default=DEFAULT_MAX_DEPTH, validator=[attrs.validators.ge(1), attrs.validators.le(500)]
     )
