@@ -200,7 +200,8 @@ class OutboundPolicy:
         rule = blocked_rule(address)
         if rule is None or (rule == "loopback" and self.allow_loopback):
             return
-        detail = f"{address} is a {rule.replace('_', '-')} address"
+        kind = rule.replace("_", "-")
+        detail = f"{address} is {'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
         if address == _METADATA:
             detail += " (the cloud metadata service)"
         if isinstance(address, ipaddress.IPv6Address) and embedded_ipv4(address) is not None:
