@@ -304,6 +304,13 @@ def _tune_gc() -> None:
     help="Set a work limit (repeatable): " + ", ".join(sorted(LIMIT_FIELDS)) + " (docs/server.md, Limits).",
 )
 @click.option(
+    "--retention-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Delete ended executions (with their logs and callbacks) this many days after they ended; "
+    "checked at start and hourly. Default: keep everything.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -340,6 +347,7 @@ def main(
     outbound_max_redirects: int,
     outbound_max_response_bytes: int,
     limits: tuple[str, ...],
+    retention_days: float | None,
     log_level: str,
 ) -> None:
     """Run the local BudAI pipeline server."""
@@ -394,6 +402,7 @@ def main(
         outbound_max_redirects=outbound_max_redirects,
         outbound_max_response_bytes=outbound_max_response_bytes,
         **_parse_limits(limits),
+        retention_days=retention_days,
     )
     _tune_gc()
     try:

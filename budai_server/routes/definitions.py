@@ -39,11 +39,13 @@ def _json_size(value: Any) -> int:
 
 
 def rebase(path: str, field: str) -> str:
-    """``$.steps[0]`` -> ``definition.steps[0]``; with an empty field, ``$.params.x`` -> ``params.x``."""
-    rest = path[1:] if path.startswith("$") else (f".{path}" if path else "")
-    if not field:
-        return rest.lstrip(".") or "$"
-    return f"{field}{rest}"
+    """Put the request field in front: ``steps[0]`` -> ``definition.steps[0]``, ``""`` -> ``definition``.
+
+    With an empty field the path stays as it is (``params.x``).
+    """
+    if not field or not path:
+        return field or path
+    return f"{field}{path}" if path.startswith("[") else f"{field}.{path}"
 
 
 def issue_json(issue: ValidationIssue, field: str | None = None) -> dict[str, Any]:
@@ -86,14 +88,14 @@ class DefinitionChecker:
                 f"at most {limits.max_steps} steps per definition (max_steps_per_definition), "
                 f"got {len(steps)}"
             )
-            return [ValidationIssue(path="$.steps", message=message, code="too_many")]
+            return [ValidationIssue(path="steps", message=message, code="too_many")]
         size = _json_size(definition)
         if size > limits.max_definition_bytes:
             message = (
                 f"the definition is {size} bytes of JSON; at most {limits.max_definition_bytes} "
                 "(max_definition_bytes)"
             )
-            return [ValidationIssue(path="$", message=message, code="too_large")]
+            return [ValidationIssue(path="", message=message, code="too_large")]
         return []
 
     def require_valid(self, definition: Any, field: str) -> Definition:

@@ -328,6 +328,6 @@ class QueryFields:
             return None
         try:
             return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-        except OverflowError:
+        except OverflowError:  # year 1 with an offset east of UTC, year 9999 west of it
             self.fail(name, f"is outside the supported range (years 1 to 9999 in UTC), got {raw!r}", "range")
             return None

@@ -94,7 +94,7 @@ async def test_parameter_declarations_of_the_wrong_shape_are_invalid_not_500(
     if answer["valid"]:  # an unhashable enum value or default is allowed; executing it must work too
         await json_of(api, "POST", "/budpipeline/run", json={"pipeline_definition": definition}, expect=201)
     else:
-        assert answer["errors"][0]["path"].startswith("$.parameters.x"), answer
+        assert answer["errors"][0]["path"].startswith("parameters.x"), answer
     created = await api.post("/budpipeline", json={"name": "p", "definition": definition})
     assert created.status in (201, 422), await created.text()
 
