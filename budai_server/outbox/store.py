@@ -23,7 +23,10 @@ from budai_server.store.rows import EXECUTION_COLUMNS, db_time, execution_from_r
 if TYPE_CHECKING:
     from budai_server.store.database import Store
 
-__all__ = ["Attempt", "Delivery", "NewDelivery", "OutboxStore"]
+__all__ = ["SECRET_QUERY", "Attempt", "Delivery", "NewDelivery", "OutboxStore"]
+
+#: Reads the generated signing secret (printed at start as the way to get it, instead of the secret).
+SECRET_QUERY = "SELECT value FROM callback_outbox_meta WHERE key = 'webhook_secret'"
 
 _SCHEMA = (
     """
@@ -163,9 +166,7 @@ class OutboxStore:
                 "INSERT OR IGNORE INTO callback_outbox_meta (key, value) VALUES ('webhook_secret', ?)",
                 (candidate,),
             )
-            row = conn.execute(
-                "SELECT value FROM callback_outbox_meta WHERE key = 'webhook_secret'"
-            ).fetchone()
+            row = conn.execute(SECRET_QUERY).fetchone()
             return str(row[0])
 
         return await self._store.run_transaction(load)

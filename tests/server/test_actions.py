@@ -22,6 +22,7 @@ from budai_server.actions.core import transform_value
 from budai_server.config import InventorySettings
 from budai_server.engine.runner import ExecutionRunner
 from budai_server.engine.types import RunContext, RunResult, StepState
+from budai_server.outbound import OutboundPolicy
 from budai_server.store.inventory import Inventory, InventoryError, MemoryInventoryStore
 
 
@@ -58,7 +59,7 @@ def make_runner(
         builtin_registry(),
         Inventory(MemoryInventoryStore(), inventory or InventorySettings()),
         http,
-        settings=settings,
+        settings=settings or ActionSettings(outbound=LOOPBACK_ALLOWED),
     )
 
 
@@ -151,6 +152,9 @@ async def test_entry_point_actions_are_loaded(tmp_path: Path, monkeypatch: pytes
 
 
 # ------------------------------------------------------------------ core actions
+
+# The targets of these tests listen on loopback; the security tests cover the strict policy.
+LOOPBACK_ALLOWED = OutboundPolicy(allow_loopback=True)
 
 TRANSFORMS = [
     ("passthrough", {"a": 1}, {"a": 1}),
@@ -344,7 +348,9 @@ async def test_notification_posts_to_the_step_url_or_the_configured_one(aiohttp_
             },
             {"id": "n2", "action": "notification", "params": {"message": "fallback", "severity": "error"}},
         ]
-        result = await run_steps(make_runner(session, ActionSettings(notification_url=url)), steps)
+        result = await run_steps(
+            make_runner(session, ActionSettings(notification_url=url, outbound=LOOPBACK_ALLOWED)), steps
+        )
     assert result.status == "completed", result.error
     first = result.steps["n1"].output
     assert (
