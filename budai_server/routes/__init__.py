@@ -11,7 +11,19 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from budai_server.routes import actions, batch, callbacks, executions, health, logs, openapi, pipelines
+from budai_server.routes import (
+    actions,
+    batch,
+    callbacks,
+    event_triggers,
+    executions,
+    health,
+    logs,
+    openapi,
+    pipelines,
+    schedules,
+    webhook_triggers,
+)
 
 __all__ = ["ROUTE_SETUPS"]
 
@@ -23,5 +35,8 @@ ROUTE_SETUPS: list[Callable[[web.Application], None]] = [
     logs.setup,
     batch.setup,
     callbacks.setup,
+    schedules.setup,
+    webhook_triggers.setup,
+    event_triggers.setup,
     openapi.setup,
 ]
