@@ -150,7 +150,11 @@ HOURLY = [NOW - timedelta(hours=h) for h in (3, 2, 1, 0)]
     ],
 )
 def test_catchup_decisions(
-    due: list[datetime], catchup: str, window: float, fired: list[datetime], skipped: list[tuple[datetime, str]]
+    due: list[datetime],
+    catchup: str,
+    window: float,
+    fired: list[datetime],
+    skipped: list[tuple[datetime, str]],
 ) -> None:
     decisions = decide(due, NOW, catchup=catchup, window_seconds=window)
     assert [d.run_at for d in decisions if d.fire] == fired
