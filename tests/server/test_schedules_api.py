@@ -3,7 +3,6 @@ trigger, next-runs, restart with missed runs, and two racing loops that never do
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
