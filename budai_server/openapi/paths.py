@@ -24,6 +24,7 @@ from budai_server.openapi.operations import (
     websocket,
 )
 from budai_server.openapi.schema import Schema, ref
+from budai_server.openapi.trigger_paths import trigger_paths
 from budai_server.routes.watch import MAX_IDS_PER_MESSAGE
 
 __all__ = ["paths"]
@@ -273,6 +274,7 @@ def paths() -> dict[str, Any]:
         log_paths(),
         _fan_out_paths(),
         _action_paths(),
+        trigger_paths(),
     ):
         found.update(part)
     return found

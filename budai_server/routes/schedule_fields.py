@@ -77,7 +77,10 @@ def read_time(fields: Fields, name: str) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        text = value.strip()
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        return datetime.fromisoformat(text)
     except ValueError:
         fields.fail(name, f"must be an ISO-8601 datetime, got {value!r}", "type")
         return None
