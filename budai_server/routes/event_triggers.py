@@ -20,7 +20,15 @@ from budai_server.routes.errors import ApiError, json_response
 from budai_server.routes.executions import PRIORITIES
 from budai_server.routes.parse import MAX_NAME_LENGTH, MISSING, Fields, QueryFields, read_json_object
 from budai_server.routes.schedule_fields import read_bool
-from budai_server.routes.trigger_wiring import EVENTS, clock_of, install, paged, paging, time_text
+from budai_server.routes.trigger_wiring import (
+    EVENTS,
+    clock_of,
+    install,
+    paged,
+    paging,
+    pipeline_ref,
+    time_text,
+)
 from budai_server.triggers.event_store import EventTriggerRecord, EventTriggerStore
 from budai_server.triggers.events import DEFAULT_MAX_CHAIN_DEPTH, EVENT_TYPES, MAX_CHAIN_DEPTH
 
@@ -87,7 +95,12 @@ def _filter(fields: Fields) -> Any:
 
 
 def _depth(fields: Fields) -> Any:
-    value = fields._typed("max_chain_depth", (int,), "an integer", False, False)
+    value = fields._typed("max_chain_depth", (int, float), "an integer", False, False)
+    if isinstance(value, float):
+        if not value.is_integer():
+            fields.fail("max_chain_depth", "must be an integer", "type")
+            return MISSING
+        value = int(value)
     if isinstance(value, int) and not 1 <= value <= MAX_CHAIN_DEPTH:
         fields.fail("max_chain_depth", f"must be between 1 and {MAX_CHAIN_DEPTH}", "range")
         return MISSING
@@ -127,9 +140,7 @@ async def _load(request: web.Request) -> EventTriggerRecord:
 
 async def create_trigger(request: web.Request) -> web.Response:
     fields = Fields(await read_json_object(request), allowed=_FIELDS | {"pipeline_id", "workflow_id"})
-    pipeline_id = fields.string("pipeline_id", max_length=200)
-    if pipeline_id is MISSING:
-        pipeline_id = fields.string("workflow_id", required=not fields.has("pipeline_id"), max_length=200)
+    pipeline_id = pipeline_ref(fields)
     values = _read(fields, creating=True)
     fields.check()
     if await store_of(request).get_pipeline(pipeline_id) is None:

@@ -15,6 +15,7 @@ import attrs
 from budai_async.pipeline.definition import MAX_TIMEOUT_SECONDS
 from budai_server.routes.executions import PRIORITIES
 from budai_server.routes.parse import MAX_NAME_LENGTH, MISSING, Fields
+from budai_server.routes.trigger_wiring import pipeline_ref
 from budai_server.triggers.catchup import CATCHUP_POLICIES, OVERLAP_POLICIES
 from budai_server.triggers.timing import SCHEDULE_TYPES
 
@@ -113,19 +114,9 @@ def _timing(fields: Fields) -> tuple[dict[str, Any], str]:
 
 def parse_schedule_input(fields: Fields, *, creating: bool) -> ScheduleInput:
     """Read every schedule field; `creating` makes pipeline id, name and the timing required."""
-    pipeline_id = workflow_id = None
+    pipeline_id = None
     if creating:
-        pipeline_id = _given(fields.string("pipeline_id", max_length=200))
-        workflow_id = _given(fields.string("workflow_id", max_length=200))
-        if pipeline_id and workflow_id and pipeline_id != workflow_id:
-            fields.fail("workflow_id", "pipeline_id and workflow_id differ; send one of them", "conflict")
-        if (
-            not pipeline_id
-            and not workflow_id
-            and not fields.has("pipeline_id")
-            and not fields.has("workflow_id")
-        ):
-            fields.fail("pipeline_id", "field is required (or workflow_id)", "required")
+        pipeline_id = _given(pipeline_ref(fields))
     name = _given(fields.string("name", required=creating, max_length=MAX_NAME_LENGTH))
     timing, prefix = _timing(fields)
     if creating and timing["expression"] is None and timing["run_at"] is None:
@@ -142,7 +133,7 @@ def parse_schedule_input(fields: Fields, *, creating: bool) -> ScheduleInput:
         fields.fail("catchup_window_seconds", f"must be at most {MAX_CATCHUP_WINDOW_SECONDS:g}", "range")
         window = MISSING
     return ScheduleInput(
-        pipeline_id=pipeline_id or workflow_id,
+        pipeline_id=pipeline_id,
         name=name,
         description=_given(fields.string("description", nullable=True, non_empty=False, max_length=2000)),
         type=timing["type"],

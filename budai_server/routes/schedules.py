@@ -81,7 +81,12 @@ async def _load(request: web.Request) -> ScheduleRecord:
 
 def _spec_error(exc: SpecError, prefix: str) -> ApiError:
     path = f"{prefix}.{exc.field}" if prefix else exc.field
-    return ApiError.invalid([{"path": path, "message": exc.message, "code": "invalid"}])
+    return ApiError(
+        422,
+        f"invalid schedule: {path}: {exc.message}",
+        code="invalid_schedule",
+        details=[{"path": path, "message": exc.message, "code": "invalid"}],
+    )
 
 
 async def create_schedule(request: web.Request) -> web.Response:

@@ -19,7 +19,7 @@ from budai_async._convert import format_datetime
 from budai_async.pipeline.parameters import resolve_params
 from budai_server.appkeys import SCHEDULER, STORE
 from budai_server.routes.definitions import CHECKER, DefinitionChecker
-from budai_server.routes.parse import QueryFields
+from budai_server.routes.parse import MISSING, Fields, QueryFields
 from budai_server.scheduler import Scheduler
 from budai_server.store.database import Store
 from budai_server.triggers.clock import CLOCK, Clock, SystemClock
@@ -107,3 +107,16 @@ def paged(items: list[Any], total: int, limit: int, offset: int) -> dict[str, An
         "page": offset // limit + 1,
         "per_page": limit,
     }
+
+
+def pipeline_ref(fields: Fields) -> Any:
+    """The target pipeline: ``pipeline_id`` (official SDK) or ``workflow_id`` (pipeline service),
+    exactly one of them; MISSING (with the fault recorded) otherwise."""
+    given = [name for name in ("pipeline_id", "workflow_id") if fields.has(name)]
+    if len(given) > 1:
+        fields.fail("workflow_id", "send pipeline_id or workflow_id, not both", "conflict")
+        return MISSING
+    if not given:
+        fields.fail("pipeline_id", "field is required (or workflow_id)", "required")
+        return MISSING
+    return fields.string(given[0], max_length=200)

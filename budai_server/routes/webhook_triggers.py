@@ -27,8 +27,16 @@ from budai_async.webhooks import WebhookVerificationError, generate_secret, veri
 from budai_server.routes.context import scheduler_of, store_of
 from budai_server.routes.errors import ApiError, json_response
 from budai_server.routes.executions import PRIORITIES
-from budai_server.routes.parse import MAX_NAME_LENGTH, MISSING, Fields, QueryFields, read_json_object
-from budai_server.routes.trigger_wiring import clock_of, install, loop_of, paged, paging, time_text
+from budai_server.routes.parse import MAX_NAME_LENGTH, Fields, QueryFields, read_json_object
+from budai_server.routes.trigger_wiring import (
+    clock_of,
+    install,
+    loop_of,
+    paged,
+    paging,
+    pipeline_ref,
+    time_text,
+)
 from budai_server.triggers.launch import TriggerError, admit, build
 from budai_server.triggers.webhook_store import WebhookRecord, WebhookStore, secret_hash
 
@@ -39,6 +47,7 @@ _CREATE_FIELDS = frozenset(
     {"pipeline_id", "workflow_id", "name", "description", "headers", "params", "priority", "tags"}
 )
 _SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+_CHALLENGE = {"WWW-Authenticate": 'Signature realm="budai-webhook", headers="webhook-id webhook-timestamp"'}
 
 
 def _store(request: web.Request) -> WebhookStore:
@@ -96,9 +105,7 @@ def _headers(fields: Fields) -> dict[str, str]:
 
 async def create_webhook(request: web.Request) -> web.Response:
     fields = Fields(await read_json_object(request), allowed=_CREATE_FIELDS)
-    pipeline_id = fields.string("pipeline_id", max_length=200)
-    if pipeline_id is MISSING:
-        pipeline_id = fields.string("workflow_id", required=not fields.has("pipeline_id"), max_length=200)
+    pipeline_id = pipeline_ref(fields)
     name = fields.string("name", required=True, max_length=MAX_NAME_LENGTH)
     description = fields.string("description", nullable=True, non_empty=False, max_length=2000)
     headers = _headers(fields)
@@ -163,7 +170,11 @@ def _check_signature(request: web.Request, record: WebhookRecord, raw: bytes) ->
         verify(record.secret, request.headers, raw, now=clock_of(request).now().timestamp())
     except WebhookVerificationError as exc:
         raise ApiError(
-            401, f"webhook signature refused: {exc}", code="invalid_signature", details={"reason": exc.reason}
+            401,
+            f"webhook signature refused: {exc}",
+            code="invalid_signature",
+            details={"reason": exc.reason},
+            headers=_CHALLENGE,
         ) from exc
     for name, expected in record.headers.items():
         got = request.headers.get(name, "")
@@ -173,6 +184,7 @@ def _check_signature(request: web.Request, record: WebhookRecord, raw: bytes) ->
                 f"expected header {name!r} is missing or wrong",
                 code="invalid_signature",
                 details={"reason": "header_mismatch", "header": name},
+                headers=_CHALLENGE,
             )
     return request.headers["webhook-id"]
 

@@ -22,7 +22,12 @@ LOG = {"steps": [{"id": "hello", "action": "log", "params": {"message": "hi {{ p
 async def test_schedule_lifecycle(bud_client: AsyncBudClient) -> None:
     pipeline = await bud_client.pipelines.create("nightly", LOG)
     schedule = await bud_client.schedules.create(
-        pipeline.id, name="nightly", cron="0 2 * * *", timezone="Europe/Berlin", params={"who": "cron"}, tags=["n"]
+        pipeline.id,
+        name="nightly",
+        cron="0 2 * * *",
+        timezone="Europe/Berlin",
+        params={"who": "cron"},
+        tags=["n"],
     )
     assert isinstance(schedule, Schedule) and schedule.status == ScheduleStatus.ACTIVE
     assert schedule.schedule.type == "cron" and schedule.cron == "0 2 * * *"

@@ -253,3 +253,14 @@ async def test_overlap_skip_records_a_run_while_the_previous_one_is_unfinished(
     assert [(run["status"], run["reason"]) for run in runs] == [("fired", None), ("skipped", "overlap")]
     [execution] = await executions_of(client, pipeline["id"])
     await json_of(client, "POST", f"/budpipeline/executions/{execution['id']}/cancel", json={}, expect=200)
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/budpipeline/schedules", 405), ("/budpipeline/webhooks", 405), ("/budpipeline/trigger", 404)],
+)
+async def test_trigger_paths_are_never_read_as_pipeline_ids(
+    client: TestClient[Any, Any], path: str, status: int
+) -> None:
+    response = await client.put(path, json={"name": "x"})
+    assert response.status == status, await response.text()

@@ -177,7 +177,8 @@ async def test_management_routes_need_the_api_key_and_sdk_trigger_path_works(
 @pytest.mark.parametrize(
     ("body", "path"),
     [
-        ({"name": "x"}, "workflow_id"),
+        ({"name": "x"}, "pipeline_id"),
+        ({"name": "x", "pipeline_id": "P", "workflow_id": "P"}, "workflow_id"),
         ({"pipeline_id": "P"}, "name"),
         ({"pipeline_id": "P", "name": "x", "headers": {"a": 1}}, "headers"),
         ({"pipeline_id": "P", "name": "x", "priority": "urgent"}, "priority"),
