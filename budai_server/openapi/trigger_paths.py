@@ -133,7 +133,7 @@ def _schedule_paths() -> dict[str, Schema]:
                 "triggerSchedule",
                 "Run the schedule now",
                 "schedules",
-                {"201": json_answer(ref("Execution"), "The execution started.")},
+                {"201": json_answer(ref("StartedExecution"), "The execution started.")},
                 errors=(404, 422),
                 parameters=_SCHEDULE,
                 body=ref("EmptyBody"),

@@ -173,7 +173,27 @@ def _schedule_answers() -> dict[str, Schema]:
         },
         ("run_at", "kind", "status", "reason", "execution_id", "recorded_at"),
     )
+    step = obj(
+        {name: {"type": "string"} for name in ("id", "step_id", "node_id", "name", "status")},
+        ("id", "step_id", "node_id", "name", "status"),
+    )
+    started: Schema = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "execution_id": {"type": "string"},
+            "pipeline_id": {"type": ["string", "null"]},
+            "status": {"type": "string"},
+            "params": {"type": "object"},
+            "steps": {"type": "array", "items": step},
+            "progress_percentage": {"type": "number"},
+        },
+        "required": ["id", "execution_id", "pipeline_id", "status", "params", "steps", "progress_percentage"],
+        "description": "The execution's fields, with `steps` as the gateway's list and `progress` as "
+        "`progress_percentage` (so the official SDK reads it too).",
+    }
     return {
+        "StartedExecution": started,
         "Schedule": schedule,
         "ScheduleRun": run,
         "ScheduleRuns": obj(

@@ -16,6 +16,7 @@ import attrs
 from aiohttp import web
 
 from budai_async._convert import to_json_dict
+from budai_async.models import Execution
 from budai_server.routes.context import store_of
 from budai_server.routes.errors import ApiError, json_response
 from budai_server.routes.parse import Fields, QueryFields, read_json_object
@@ -25,7 +26,7 @@ from budai_server.triggers.catchup import DEFAULT_CATCHUP_WINDOW_SECONDS
 from budai_server.triggers.schedule_store import ScheduleRecord, ScheduleStore
 from budai_server.triggers.timing import SpecError, make_spec, next_after, upcoming
 
-__all__ = ["schedule_view", "setup"]
+__all__ = ["schedule_view", "setup", "started_view"]
 
 STATUSES = ("active", "paused", "disabled")
 MAX_NEXT_RUNS = 100
@@ -65,6 +66,19 @@ def schedule_view(record: ScheduleRecord) -> dict[str, Any]:
         "created_at": time_text(record.created_at),
         "updated_at": time_text(record.updated_at),
     }
+
+
+def started_view(execution: Execution) -> dict[str, Any]:
+    """A just-started execution in a shape our SDK and the official one both parse: steps as the
+    gateway's list (the official model wants a list) and progress as ``progress_percentage``."""
+    view = to_json_dict(execution)
+    view["execution_id"] = execution.id
+    view["progress_percentage"] = view.pop("progress", 0.0)
+    view["steps"] = [
+        {"id": step_id, "step_id": step_id, "node_id": step_id, "name": step_id, "status": str(run.status)}
+        for step_id, run in execution.steps.items()
+    ]
+    return view
 
 
 def _schedules(request: web.Request) -> ScheduleStore:
@@ -243,7 +257,7 @@ async def trigger_schedule(request: web.Request) -> web.Response:
     await read_json_object(request, optional=True)
     outcome = await loop_of(request).trigger_now(record, clock_of(request).now())
     if outcome.launched:
-        return json_response(to_json_dict(outcome.launched[0].execution), status=201)
+        return json_response(started_view(outcome.launched[0].execution), status=201)
     reason = outcome.runs[0].reason if outcome.runs else "not_started"
     if reason == "pipeline_not_found":
         raise ApiError.not_found("pipeline", record.pipeline_id)
