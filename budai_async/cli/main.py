@@ -24,6 +24,8 @@ from budai_async.cli._common import (
 )
 from budai_async.cli.batch import batch_command
 from budai_async.cli.logs import format_entry, logs_command
+from budai_async.cli.schedules import schedules_group
+from budai_async.cli.triggers import triggers_group
 from budai_async.models import Execution, Pipeline
 
 OUTPUT = click.Choice(["table", "json"])
@@ -405,5 +407,7 @@ def executions_retry(state: CliState, execution_id: str, params: tuple[str, ...]
 
 main.add_command(logs_command, name="logs")
 main.add_command(batch_command, name="batch")
+main.add_command(schedules_group, name="schedules")
+main.add_command(triggers_group, name="triggers")
 
 __all__ = ["main"]

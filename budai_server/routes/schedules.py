@@ -71,7 +71,7 @@ def schedule_view(record: ScheduleRecord) -> dict[str, Any]:
 def started_view(execution: Execution) -> dict[str, Any]:
     """A just-started execution in a shape our SDK and the official one both parse: steps as the
     gateway's list (the official model wants a list) and progress as ``progress_percentage``."""
-    view = to_json_dict(execution)
+    view: dict[str, Any] = to_json_dict(execution)
     view["execution_id"] = execution.id
     view["progress_percentage"] = view.pop("progress", 0.0)
     view["steps"] = [
