@@ -9,8 +9,12 @@ loop and the webhook timestamp check read; tests put a `FakeClock` there before 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import sqlite3
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -27,12 +31,16 @@ from budai_server.triggers.events import EventTriggers
 from budai_server.triggers.firing import ScheduleLoop
 from budai_server.triggers.launch import Prepare, TriggerError
 from budai_server.triggers.schema import TRIGGERS_COMPONENT, TRIGGERS_MIGRATIONS
+from budai_server.triggers.webhook_store import WebhookStore
 
 __all__ = ["EVENTS", "LOOP", "clock_of", "install", "loop_of", "paged", "paging", "time_text"]
 
 LOOP: web.AppKey[ScheduleLoop] = web.AppKey("budai_schedule_loop", ScheduleLoop)
 EVENTS: web.AppKey[EventTriggers] = web.AppKey("budai_event_triggers", EventTriggers)
 MAX_PER_PAGE = 200
+MESSAGE_MEMORY = timedelta(days=1)
+
+logger = logging.getLogger(__name__)
 
 
 def make_prepare(checker: DefinitionChecker) -> Prepare:
@@ -65,14 +73,34 @@ def install(app: web.Application) -> None:
     app[EVENTS] = events
     scheduler.add_terminal_listener(events.on_terminal)
 
+    purger: list[asyncio.Task[None]] = []
+
     async def start(_app: web.Application) -> None:
         loop.start()
+        purger.append(
+            asyncio.create_task(_purge_messages(WebhookStore(store), app), name="budai-webhook-purge")
+        )
 
     async def stop(_app: web.Application) -> None:
         await loop.stop()
+        for task in purger:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     app.on_startup.append(start)
     app.on_shutdown.append(stop)
+
+
+async def _purge_messages(webhooks: WebhookStore, app: web.Application) -> None:
+    """Hourly, forget webhook message ids older than `MESSAGE_MEMORY`: such a message fails the
+    300 s timestamp check anyway, so its id is no longer needed to refuse a replay."""
+    while True:
+        try:
+            await webhooks.purge_messages(app[CLOCK].now() - MESSAGE_MEMORY)
+        except sqlite3.Error:
+            logger.exception("purging webhook message ids failed")
+        await asyncio.sleep(3600)
 
 
 def loop_of(request: web.Request) -> ScheduleLoop:

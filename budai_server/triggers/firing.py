@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 MAX_SCAN = 1000
 """Run times examined per schedule per pass; a longer backlog continues in the next pass."""
 _MAX_PASSES = 100
+_FAILED_RETRY_SECONDS = 1.0
 
 
 class ScheduleLoop:
@@ -66,7 +67,13 @@ class ScheduleLoop:
         now = now if now is not None else self.clock.now()
         launched: list[Launch] = []
         for record in await self.schedules.due(now):
-            outcome = await self.fire_due(record, now)
+            try:
+                outcome = await self.fire_due(record, now)
+            except sqlite3.Error:
+                raise
+            except Exception:  # one broken schedule (e.g. a zone gone from tzdata) must not stop the rest
+                logger.exception("schedule %s could not be fired; it is left for the next pass", record.id)
+                continue
             launched.extend(outcome.launched)
         return launched
 
@@ -165,8 +172,11 @@ class ScheduleLoop:
                     await self.tick(now)
                 earliest = await self.schedules.earliest_next_run()
                 if earliest is not None:
-                    delay = min(delay, max(0.0, (earliest - self.clock.now()).total_seconds()))
-            except (sqlite3.Error, RuntimeError):
+                    # Still due after the passes means a schedule keeps failing: retry it in a second,
+                    # not in a busy loop.
+                    wait = (earliest - self.clock.now()).total_seconds()
+                    delay = min(delay, wait if wait > 0 else _FAILED_RETRY_SECONDS)
+            except Exception:  # the loop must outlive any one bad pass
                 logger.exception("schedule pass failed; retrying")
             await self._sleep_or_wake(delay)
 

@@ -139,3 +139,21 @@ async def test_the_background_loop_fires_when_the_clock_reaches_a_run(
         await asyncio.sleep(0.005)
     assert (await json_of(client, "GET", path, expect=200))["run_count"] == 1
     assert await count_executions(client, pipeline["id"]) == 1
+
+
+async def test_a_broken_schedule_does_not_stop_the_others(
+    aiohttp_server: Any, aiohttp_client: Any, server_config: ServerConfig
+) -> None:
+    server = await start(aiohttp_server, server_config, FakeClock(T0))
+    client = await aiohttp_client(server)
+    pipeline = await create_pipeline(client, LOG_DEFINITION)
+    broken = await schedule(client, pipeline["id"], name="broken")
+    healthy = await schedule(client, pipeline["id"], name="healthy")
+    store = loop_of(server).store
+    # A zone that vanished from the time zone database since the schedule was stored.
+    await store.run_transaction(
+        lambda conn: conn.execute("UPDATE schedules SET timezone = 'Gone/Zone' WHERE id = ?", (broken["id"],))
+    )
+    await loop_of(server).tick(T0 + timedelta(hours=1))
+    assert [status for _, status, _ in await runs(client, healthy["id"])] == ["fired"]
+    assert await runs(client, broken["id"]) == []

@@ -14,6 +14,7 @@ from api_support import LOG_DEFINITION, create_pipeline, json_of, wait_done
 from trigger_support import T0, start
 
 from budai_async.webhooks import signature_headers
+from budai_server.appkeys import STORE
 from budai_server.config import ServerConfig
 from budai_server.triggers.clock import FakeClock
 
@@ -190,3 +191,23 @@ async def test_bad_webhook_bodies_name_the_field(client: Client, body: dict[str,
         body = {**body, "pipeline_id": pipeline["id"]}
     answer = await json_of(client, "POST", "/budpipeline/webhooks", json=body, expect=422)
     assert path in [detail["path"] for detail in answer["error"]["details"]]
+
+
+async def test_message_ids_are_forgotten_only_after_their_timestamps_expired(
+    client: Client, anonymous: Client, server: TestServer, clock: FakeClock
+) -> None:
+    from budai_server.triggers.webhook_store import WebhookStore
+
+    _pipeline, created = await make_webhook(client)
+    path = f"/budpipeline/trigger/{created['id']}"
+    body, headers = signed(created["secret"], {}, T0, "kept")
+    first = await json_of(anonymous, "POST", path, data=body, headers=headers, expect=202)
+    webhooks = WebhookStore(server.app[STORE])
+    assert await webhooks.purge_messages(T0 - timedelta(seconds=1)) == 0
+    again = await json_of(anonymous, "POST", path, data=body, headers=headers, expect=200)
+    assert again["execution_id"] == first["execution_id"]
+    assert await webhooks.purge_messages(T0 + timedelta(days=1)) == 1
+    # The old delivery can no longer replay: its timestamp is far outside the window now.
+    clock.set(T0 + timedelta(days=1))
+    stale = await json_of(anonymous, "POST", path, data=body, headers=headers, expect=401)
+    assert stale["error"]["details"]["reason"] == "timestamp_too_old"
