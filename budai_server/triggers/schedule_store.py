@@ -282,7 +282,8 @@ class ScheduleStore:
             row = conn.execute(
                 "SELECT last_execution_id, status FROM schedules WHERE id = ?", (schedule_id,)
             ).fetchone()
-            if row is None:
+            scheduled = any(plan.kind == "scheduled" for plan in plans)
+            if row is None or (scheduled and row[1] != "active"):  # deleted or paused meanwhile
                 return RunOutcome(launched=[], runs=[])
             last_execution = row[0]
             launched: builtins.list[Launch] = []

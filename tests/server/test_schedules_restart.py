@@ -157,3 +157,17 @@ async def test_a_broken_schedule_does_not_stop_the_others(
     await loop_of(server).tick(T0 + timedelta(hours=1))
     assert [status for _, status, _ in await runs(client, healthy["id"])] == ["fired"]
     assert await runs(client, broken["id"]) == []
+
+
+async def test_a_schedule_paused_while_its_pass_runs_does_not_fire(
+    aiohttp_server: Any, aiohttp_client: Any, server_config: ServerConfig
+) -> None:
+    server = await start(aiohttp_server, server_config, FakeClock(T0))
+    client = await aiohttp_client(server)
+    pipeline = await create_pipeline(client, LOG_DEFINITION)
+    created = await schedule(client, pipeline["id"])
+    loop = loop_of(server)
+    [record] = await loop.schedules.due(T0 + timedelta(hours=1))  # the pass has read it as active
+    await json_of(client, "POST", f"/budpipeline/schedules/{created['id']}/pause", json={}, expect=200)
+    outcome = await loop.fire_due(record, T0 + timedelta(hours=1))
+    assert outcome.launched == [] and await count_executions(client, pipeline["id"]) == 0
