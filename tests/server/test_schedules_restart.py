@@ -4,7 +4,10 @@ two loops on one database never double-fire, and the background loop fires on th
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -171,3 +174,39 @@ async def test_a_schedule_paused_while_its_pass_runs_does_not_fire(
     await json_of(client, "POST", f"/budpipeline/schedules/{created['id']}/pause", json={}, expect=200)
     outcome = await loop.fire_due(record, T0 + timedelta(hours=1))
     assert outcome.launched == [] and await count_executions(client, pipeline["id"]) == 0
+
+
+@pytest.mark.slow
+async def test_two_processes_on_one_database_never_double_fire(
+    aiohttp_server: Any, aiohttp_client: Any, server_config: ServerConfig
+) -> None:
+    server = await start(aiohttp_server, server_config, FakeClock(T0))
+    client = await aiohttp_client(server)
+    pipeline = await create_pipeline(client, LOG_DEFINITION)
+    await schedule(client, pipeline["id"], cron="@every 10m", catchup="all", overlap="allow_all")
+    await client.close()
+    await server.close()
+
+    racer = Path(__file__).with_name("schedule_racer.py")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(racer),
+            str(server_config.db_path),
+            T0.isoformat(),
+            "5",
+            "40",
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        for _ in range(3)
+    ]
+    outputs = [await process.communicate() for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0]
+    launched = [int(out.decode()) for out, _err in outputs]
+    assert sum(launched) == 20  # 200 minutes of @every 10m, whoever fired each run
+
+    again = await start(aiohttp_server, server_config, FakeClock(T0))
+    client = await aiohttp_client(again)
+    assert await count_executions(client, pipeline["id"]) == 20
