@@ -177,7 +177,7 @@ async def test_a_schedule_paused_while_its_pass_runs_does_not_fire(
 
 
 @pytest.mark.slow
-async def test_two_processes_on_one_database_never_double_fire(
+async def test_several_processes_on_one_database_never_double_fire(
     aiohttp_server: Any, aiohttp_client: Any, server_config: ServerConfig
 ) -> None:
     server = await start(aiohttp_server, server_config, FakeClock(T0))
