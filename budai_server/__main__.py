@@ -222,6 +222,13 @@ def _tune_gc() -> None:
     help="Callback attempts in flight at once.",
 )
 @click.option(
+    "--retention-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Delete ended executions (with their logs and callbacks) this many days after they ended; "
+    "checked at start and hourly. Default: keep everything.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -253,6 +260,7 @@ def main(
     callback_retry_schedule: str,
     callback_timeout: float,
     max_concurrent_callbacks: int,
+    retention_days: float | None,
     log_level: str,
 ) -> None:
     """Run the local BudAI pipeline server."""
@@ -298,6 +306,7 @@ def main(
         callback_retry_schedule=schedule,
         callback_timeout_seconds=callback_timeout,
         max_concurrent_callbacks=max_concurrent_callbacks,
+        retention_days=retention_days,
     )
     _tune_gc()
     try:

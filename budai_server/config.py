@@ -105,6 +105,12 @@ class ServerConfig:
     callback_jitter: float = attrs.field(default=DEFAULT_JITTER, validator=_rate)
     callback_timeout_seconds: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
     max_concurrent_callbacks: int = attrs.field(default=16, validator=attrs.validators.ge(1))
+    # Ended executions whose completed_at is older than this many days are deleted with their logs and
+    # callbacks, at start and then every `retention_interval_seconds` (None: keep everything).
+    retention_days: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
+    )
+    retention_interval_seconds: float = attrs.field(default=3600.0, validator=attrs.validators.gt(0))
 
     @max_concurrent_executions.validator
     def _check_concurrency(self, _attribute: attrs.Attribute[int], value: int) -> None:

@@ -96,6 +96,11 @@ async def notification(params: dict[str, Any], ctx: ActionContext) -> dict[str, 
     if not url:
         heading = f"{title}: " if title else ""
         ctx.log.emit(_SEVERITY_LEVEL[severity], f"[{channel}] {heading}{message}")
+        # Documented behaviour (docs/engine.md): logged, not delivered; say so where people look.
+        ctx.log.warning(
+            f"notification {notification_id} was NOT sent to {channel}: the step has no url and the "
+            "server no --notification-url (sent: false, delivery: log)"
+        )
         return {"sent": False, "notification_id": notification_id, "channel": channel, "delivery": "log"}
     body = {
         "notification_id": notification_id,

@@ -239,9 +239,11 @@ class OutboxStore:
         """Store an attempt and its delivery's new state in one transaction."""
 
         def write(conn: sqlite3.Connection) -> None:
+            # A delivery deleted with its execution while this attempt was in flight stays deleted.
             conn.execute(
                 "INSERT OR REPLACE INTO callback_attempts (delivery_id, number, started_at, "
-                "duration_seconds, status_code, error, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "duration_seconds, status_code, error, outcome) SELECT ?, ?, ?, ?, ?, ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM callback_deliveries WHERE id = ?)",
                 (
                     attempt.delivery_id,
                     attempt.number,
@@ -250,6 +252,7 @@ class OutboxStore:
                     attempt.status_code,
                     attempt.error,
                     attempt.outcome,
+                    attempt.delivery_id,
                 ),
             )
             conn.execute(

@@ -21,11 +21,13 @@ __all__ = ["CHECKER", "DefinitionChecker", "issue_json", "rebase"]
 
 
 def rebase(path: str, field: str) -> str:
-    """``$.steps[0]`` -> ``definition.steps[0]``; with an empty field, ``$.params.x`` -> ``params.x``."""
-    rest = path[1:] if path.startswith("$") else (f".{path}" if path else "")
-    if not field:
-        return rest.lstrip(".") or "$"
-    return f"{field}{rest}"
+    """Put the request field in front: ``steps[0]`` -> ``definition.steps[0]``, ``""`` -> ``definition``.
+
+    With an empty field the path stays as it is (``params.x``).
+    """
+    if not field or not path:
+        return field or path
+    return f"{field}{path}" if path.startswith("[") else f"{field}.{path}"
 
 
 def issue_json(issue: ValidationIssue, field: str | None = None) -> dict[str, Any]:

@@ -315,7 +315,8 @@ class QueryFields:
             if len(text) == 10:
                 return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
             parsed = datetime.fromisoformat(text.replace(" ", "+") if "T" in text else text)
-        except ValueError:
+            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            return parsed.astimezone(UTC)  # OverflowError: year 1 with an offset east of UTC
+        except (ValueError, OverflowError):
             self.fail(name, f"must be a date (YYYY-MM-DD) or an ISO-8601 datetime, got {raw!r}", "type")
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

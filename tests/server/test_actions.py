@@ -120,7 +120,7 @@ async def test_custom_action_module_is_loaded_and_validated(
     assert result.status == "completed"
     assert result.steps["g"].output == {"greeting": "hello bud"}
     bad = await run_steps(runner, [{"id": "g", "action": "greet", "params": {}}])
-    assert bad.error is not None and "$.steps[0].params.name" in bad.error
+    assert bad.error is not None and "steps[0].params.name" in bad.error
     sys.modules.pop("my_budai_actions", None)
     sys.modules.pop("not_actions", None)
 
@@ -371,6 +371,8 @@ async def test_notification_without_a_url_logs_the_message() -> None:
     assert result.steps["n"].output["sent"] is False
     assert result.steps["n"].output["delivery"] == "log"
     assert ("error", "n", "[email] hi") in log.lines
+    (warning,) = [message for level, _step, message in log.lines if level == "warning"]
+    assert "was NOT sent to email" in warning  # a logged notification never reads as a sent one
 
 
 # ------------------------------------------------------------------ platform actions and inventory
@@ -441,7 +443,31 @@ async def test_platform_lifecycle() -> None:
             "gpu": {"ok": True, "usable": 8, "total": 8, "message": "0 GPU(s) failing"},
         },
     }
-    assert out["unknown"]["status"] == "unknown" and out["unknown"]["healthy"] is False
+    unknown = result.steps["unknown"]  # an unknown cluster fails at once, without retry
+    assert (unknown.status, unknown.attempts) == ("failed", 1)
+    assert unknown.error == "cluster 'cluster_mars' is not known"
+
+
+async def test_cluster_health_fails_retryably_unless_healthy_or_asked_for_the_report() -> None:
+    runner = make_runner(inventory=InventorySettings(unhealthy_clusters=("cluster_dev",)))
+    retry = {"max_attempts": 2, "initial_delay_seconds": 0.001}
+    steps = [
+        {"id": "check", "action": "cluster_health", "params": {"cluster_id": "cluster_dev"}, "retry": retry},
+        {
+            "id": "probe",
+            "action": "cluster_health",
+            "params": {"cluster_id": "cluster_dev", "fail_if_unhealthy": False},
+        },
+    ]
+    result = await run_steps(runner, steps)
+    check = result.steps["check"]
+    assert (check.status, check.attempts) == ("failed", 2)
+    assert check.error is not None and check.error.startswith(
+        "cluster cluster_dev is degraded: 1 node(s) NotReady"
+    )
+    probe = result.steps["probe"]
+    assert probe.status == "completed" and probe.output["status"] == "degraded"
+    assert probe.output["healthy"] is False
 
 
 async def test_delete_and_reference_errors_are_clear_and_final() -> None:
