@@ -275,11 +275,13 @@ async def test_schemathesis_finds_no_contract_breach(make_bud_server: Any, tmp_p
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        output, _ = await asyncio.wait_for(process.communicate(), 240)
+        output, _ = await asyncio.wait_for(process.communicate(), 480)
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
     text = output.decode(errors="replace")
     assert process.returncode == 0, text[-12_000:]
-    assert "Tested: 27" in text or "Tested: 28" in text, text[-3_000:]
+    count = len(list(operations(build_document())))
+    # Every operation is tested (one websocket route may be left out by a run).
+    assert f"Tested: {count}" in text or f"Tested: {count - 1}" in text, text[-3_000:]

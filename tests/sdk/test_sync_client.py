@@ -262,3 +262,23 @@ def test_closing_from_another_thread_ends_calls_in_flight(make_sync_client: Sync
         client.close()
         with pytest.raises(BudError, match="closed"):
             waiting.result()
+
+
+def test_the_trigger_resources_have_their_sync_form_without_sync_code(sync_client: BudClient) -> None:
+    """schedules, webhooks and event_triggers (issue 15) arrived after BudClient: nothing was added."""
+    pipeline = sync_client.pipelines.create(name="triggered", definition=LOG_ONLY)
+    schedule = sync_client.schedules.create(pipeline.id, name="nightly", cron="0 2 * * *")
+    assert sync_client.schedules.get(schedule.id).name == "nightly"
+    assert len(sync_client.schedules.next_runs(schedule.id, count=3)) == 3
+    assert sync_client.schedules.pause(schedule.id).enabled is False
+    fired = sync_client.schedules.trigger(schedule.id)
+    assert isinstance(fired, Execution) and fired.pipeline_id == pipeline.id
+    hook = sync_client.webhooks.create(pipeline.id, name="on push")
+    assert [w.name for w in sync_client.webhooks.list(pipeline_id=pipeline.id)] == ["on push"]
+    trigger = sync_client.event_triggers.create(pipeline.id, name="chain", event_type="execution.failed")
+    listed = sync_client.event_triggers.list(pipeline_id=pipeline.id)
+    assert isinstance(listed, SyncPager) and [t.id for t in listed] == [trigger.id]
+    sync_client.schedules.delete(schedule.id)
+    with pytest.raises(NotFoundError):
+        sync_client.schedules.get(schedule.id)
+    assert hook is not None
