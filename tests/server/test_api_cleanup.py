@@ -63,6 +63,16 @@ async def hooked(
     return client, str(hook_server.make_url("/hook")), server.app[CONFIG]
 
 
+async def _settled_rows(db: Any, execution_id: str) -> dict[str, int]:
+    """`rows` once the log bus's batched writer has stored the execution's lines (it lags under load)."""
+    async with asyncio.timeout(10):
+        while True:
+            counts = rows(db, execution_id)
+            if counts["logs"]:
+                return counts
+            await asyncio.sleep(0.02)
+
+
 async def _finished(client: Client, pipeline_id: str, hook: str, **body: Any) -> dict[str, Any]:
     created = await execute(client, pipeline_id, callbacks={"on_complete": hook, "on_failure": hook}, **body)
     done = await wait_done(client, created["id"])
@@ -77,7 +87,7 @@ async def test_delete_one_removes_its_logs_callbacks_and_attempts(
     pipeline = await create_pipeline(client, HELLO)
     gone = await _finished(client, pipeline["id"], hook, params={"n": 1}, tags=["a", "b"])
     kept = await _finished(client, pipeline["id"], hook, params={"n": 2}, tags=["a"])
-    before = rows(config.db_path, gone["id"])
+    before = await _settled_rows(config.db_path, gone["id"])
     assert before == {"executions": 1, "tags": 2, "logs": before["logs"], "deliveries": 1, "attempts": 1}
     assert before["logs"] > 0
 
@@ -87,7 +97,7 @@ async def test_delete_one_removes_its_logs_callbacks_and_attempts(
     for path in ("", "/logs", "/callbacks", "/progress"):
         await json_of(client, "GET", f"/budpipeline/executions/{gone['id']}{path}", expect=404)
     await json_of(client, "DELETE", f"/budpipeline/executions/{gone['id']}", expect=404)
-    still = rows(config.db_path, kept["id"])
+    still = await _settled_rows(config.db_path, kept["id"])
     assert still["executions"] == still["deliveries"] == still["attempts"] == 1 and still["logs"] > 0
     page = await json_of(client, "GET", "/budpipeline/executions", params={"tags": "a"}, expect=200)
     assert [item["id"] for item in page["items"]] == [kept["id"]]
