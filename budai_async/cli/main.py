@@ -13,6 +13,7 @@ import click
 import yaml
 
 from budai_async._client import AsyncBudClient
+from budai_async._entry import exit_missing_extra, missing_extra
 from budai_async.cli._common import (
     console,
     emit_json,
@@ -59,11 +60,20 @@ def main(ctx: click.Context, base_url: str | None, api_key: str | None, output: 
     ctx.obj = CliState(base_url, api_key, output)
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,  # `budai serve --help` shows the server's own options
+)
 @click.pass_context
 def serve(ctx: click.Context) -> None:
-    """Run the local BudAI server (same options as `budai-server`)."""
-    from budai_server.__main__ import main as server_main
+    """Run the local BudAI server (same options as `budai-server`; needs the `server` extra)."""
+    try:
+        from budai_server.__main__ import main as server_main
+    except ModuleNotFoundError as error:
+        module = missing_extra(error, "server")
+        if module is None:
+            raise
+        exit_missing_extra("budai serve", "server", module)
 
     server_main.main(args=list(ctx.args), prog_name="budai serve")
 
