@@ -16,10 +16,14 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final
 
+import aiohttp
 import attrs
 import backoff
 
-from budai_async._http import HTTPTransport, Timeout, TimeoutLike
+from budai_async._http import HTTPTransport, NetworkOptions, Sender, Timeout, TimeoutLike
+from budai_async._network import SSLSetting
+from budai_async._raw import RawResponses
+from budai_async._request_log import RequestLogger, configure_from_env, new_request_id
 from budai_async._requester import (
     UNSET,
     Query,
@@ -66,8 +70,20 @@ class AsyncBudClient:
         retry_initial_delay: float = 0.5,
         retry_max_delay: float = 8.0,
         max_retry_after: float = 60.0,
+        default_query: Mapping[str, str] | None = None,
+        trust_env: bool = True,
+        proxy: str | None = None,
+        ssl: SSLSetting = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        connector: aiohttp.BaseConnector | None = None,
+        http_session: aiohttp.ClientSession | None = None,
     ) -> None:
+        """Network settings (docs/sdk.md): `trust_env` honours HTTPS_PROXY/NO_PROXY, `proxy` names
+        one; `ssl` is a context or False, `ca_bundle` a PEM file of roots to trust; `connector` and
+        `http_session` are yours to pass and close; `default_query` goes on every call.
+        """
         self._owns_transport = False  # set first, so __del__ is safe if validation below raises
+        configure_from_env()
         key = api_key if api_key is not None else os.environ.get("BUDAI_API_KEY") or None
         url = base_url or os.environ.get("BUDAI_BASE_URL") or DEFAULT_BASE_URL
         if not url.startswith(("http://", "https://")):
@@ -88,11 +104,22 @@ class AsyncBudClient:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         headers.update(default_headers or {})
+        self._headers = headers
         self._transport = HTTPTransport(
             headers=headers,
             max_connections=max_connections,
             max_connections_per_host=max_connections_per_host,
             keepalive_timeout=keepalive_timeout,
+            base_url=self._base_url,
+            network=NetworkOptions(
+                trust_env=trust_env,
+                proxy=proxy,
+                ssl=ssl,
+                ca_bundle=ca_bundle,
+                connector=connector,
+                session=http_session,
+                default_query=default_query,
+            ),
         )
         self._owns_transport = True
         self._attach_resources()
@@ -141,6 +168,11 @@ class AsyncBudClient:
             clone._policy = attrs.evolve(self._policy, max_retries=max_retries)
         clone._attach_resources()
         return clone
+
+    @property
+    def with_raw_response(self) -> RawResponses:
+        """The resources again, answering `APIResponse` (status, headers, request id, parsed model)."""
+        return RawResponses(self)
 
     def connection_stats(self) -> dict[str, int]:
         """Sockets in the pool right now: ``{"in_use": n, "idle": m}``."""
@@ -196,18 +228,22 @@ class AsyncBudClient:
         Raises APIConnectionError / APITimeoutError / the APIStatusError subclass for the status.
         """
         url = self._base_url + path
-        headers: dict[str, str] | None = None
+        request_id = new_request_id()  # one per logical call, echoed by the server
+        headers: dict[str, str] = {"X-Request-ID": request_id}
         body: bytes | None = None
         if not isinstance(json_body, _Unset):
             body = encode_json(json_body)
-            headers = {"Content-Type": "application/json"}
+            headers["Content-Type"] = "application/json"
         if method in _KEYED_METHODS:
-            headers = headers if headers is not None else {}
             headers["Idempotency-Key"] = idempotency_key or new_idempotency_key()
         call_timeout = self._timeout if isinstance(timeout, _Unset) else Timeout.of(timeout)
         policy = self._policy if max_retries is None else attrs.evolve(self._policy, max_retries=max_retries)
         lost_answer = False
-        transport = self._transport
+        transport: Sender = self._transport
+        if _log.isEnabledFor(logging.INFO):  # request logging (budai_async._request_log); off: this check
+            transport = RequestLogger(
+                transport, method=method, path=path, request_id=request_id, default_headers=self._headers
+            )
 
         async def attempt() -> Any:
             nonlocal lost_answer

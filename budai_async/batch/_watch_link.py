@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -18,6 +19,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from budai_async._responses import error_from_response
 from budai_async.errors import BudError
+
+_ws_log = logging.getLogger("budai_async.ws")
 
 __all__ = ["Link", "LinkClosed", "NoRoute", "Reconnect", "open_link"]
 
@@ -74,6 +77,7 @@ class Link:
 
 async def open_link(url: str, headers: Mapping[str, str], *, open_timeout: float, max_size: int) -> Link:
     """Open the watch websocket; raises NoRoute, Reconnect, or our APIStatusError for the handshake."""
+    _ws_log.info("connecting status watch %s", url.partition("?")[0])
     try:
         ws = await connect(
             url,

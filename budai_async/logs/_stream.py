@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import random
 import socket
 from collections.abc import AsyncIterator, Mapping
@@ -33,6 +34,8 @@ from budai_async.logs.cursor import ResumeCursor, resume_at_once, should_resume
 from budai_async.models import ExecutionStatus, LogEntry, LogLevel
 
 __all__ = ["FollowOptions", "LogStream"]
+
+_ws_log = logging.getLogger("budai_async.ws")
 
 _RETRYABLE_HANDSHAKE = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -242,6 +245,12 @@ class LogStream:
     async def _open(self) -> ClientConnection:
         """Open one websocket; handshake answers become our errors, transport failures `_Reconnect`."""
         url = self._connect_url()
+        _ws_log.info(
+            "%s log stream %s resuming after seq %d",
+            "reconnecting" if self.reconnects else "connecting",
+            self.url,
+            self._received,
+        )
         try:
             sock = None
             if self.options.receive_buffer_bytes is not None:
