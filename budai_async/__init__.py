@@ -8,6 +8,7 @@
 
 from budai_async._client import AsyncBudClient
 from budai_async._http import Timeout
+from budai_async._raw import APIResponse, raw_response
 from budai_async._retry import RetryPolicy
 from budai_async._version import __version__
 from budai_async.batch.result import (
@@ -55,6 +56,7 @@ from budai_async.webhooks import WebhookVerificationError
 
 __all__ = [
     "APIConnectionError",
+    "APIResponse",
     "APIStatusError",
     "APITimeoutError",
     "Action",
@@ -98,4 +100,5 @@ __all__ = [
     "__version__",
     "actions",
     "params",
+    "raw_response",
 ]
