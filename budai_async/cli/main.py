@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, get_args
 
 import click
 import yaml
@@ -25,7 +25,8 @@ from budai_async.cli._common import (
 )
 from budai_async.cli.batch import batch_command
 from budai_async.cli.logs import format_entry, logs_command
-from budai_async.models import Execution, Pipeline
+from budai_async.models import Execution, ExecutionStatus, Pipeline, Priority
+from budai_async.types import ExecutionStatusName, SortField, SortOrder
 
 OUTPUT = click.Choice(["table", "json"])
 
@@ -308,7 +309,10 @@ def run(
     async def go() -> Execution:
         async with state.client() as client:
             execution = await client.executions.create(
-                pipeline_id, params=values, priority=priority, tags=list(tags) or None
+                pipeline_id,
+                params=values,
+                priority=Priority(priority) if priority else None,
+                tags=list(tags) or None,
             )
             if follow:
                 async with client.executions.logs(execution.id, follow=True) as lines:
@@ -331,14 +335,14 @@ def executions() -> None:
 
 @executions.command("list")
 @click.option("--pipeline-id")
-@click.option("--status")
+@click.option("--status", type=click.Choice(get_args(ExecutionStatusName)))
 @click.option("--tag", "tags", multiple=True)
 @click.option("--created-after")
 @click.option("--created-before")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0)
-@click.option("--sort-by", default="created_at", show_default=True)
-@click.option("--sort-order", type=click.Choice(["asc", "desc"]), default="desc", show_default=True)
+@click.option("--sort-by", type=click.Choice(get_args(SortField)), default="created_at", show_default=True)
+@click.option("--sort-order", type=click.Choice(get_args(SortOrder)), default="desc", show_default=True)
 @pass_state
 def executions_list(
     state: CliState,
@@ -358,14 +362,14 @@ def executions_list(
         async with state.client() as client:
             page = await client.executions.list(
                 pipeline_id=pipeline_id,
-                status=status,
+                status=ExecutionStatus(status) if status else None,
                 tags=list(tags) or None,
                 created_after=created_after,
                 created_before=created_before,
                 limit=limit,
                 offset=offset,
-                sort_by=sort_by,
-                sort_order=sort_order,
+                sort_by=cast(SortField, sort_by),
+                sort_order=cast(SortOrder, sort_order),
             )
             return list(page)
 
