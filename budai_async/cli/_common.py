@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import datetime
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
