@@ -34,6 +34,7 @@ from budai_async._requester import (
 from budai_async._requester import Unset as _Unset
 from budai_async._responses import decode_body, error_from_response
 from budai_async._retry import RetryPolicy, should_retry, wait_generator
+from budai_async._tracing import TracingSender, tracing_active
 from budai_async._version import __version__
 from budai_async.errors import APIConnectionError, APIStatusError, NotFoundError, ValidationError
 from budai_async.resources.actions import ActionsResource
@@ -240,6 +241,8 @@ class AsyncBudClient:
         policy = self._policy if max_retries is None else attrs.evolve(self._policy, max_retries=max_retries)
         lost_answer = False
         transport: Sender = self._transport
+        if tracing_active():  # OpenTelemetry spans (budai_async._tracing); off: one dict lookup
+            transport = TracingSender(transport, request_id=request_id)
         if _log.isEnabledFor(logging.INFO):  # request logging (budai_async._request_log); off: this check
             transport = RequestLogger(
                 transport, method=method, path=path, request_id=request_id, default_headers=self._headers
