@@ -22,8 +22,8 @@ EXIT_MISSING_EXTRA: Final = 2
 # Top-level import names each extra brings (the SDK's own dependencies are never missing).
 EXTRA_MODULES: Final[dict[str, frozenset[str]]] = {
     "cli": frozenset({"click", "rich", "yaml"}),
-    "server": frozenset({"click", "aiosqlite", "jinja2", "platformdirs"}),
-    "receiver": frozenset({"click", "rich", "aiosqlite"}),
+    "server": frozenset({"click", "aiosqlite", "jinja2", "platformdirs", "prometheus_client"}),
+    "receiver": frozenset({"click", "rich", "aiosqlite", "prometheus_client"}),
     "redis": frozenset({"redis"}),
     "otel": frozenset({"opentelemetry"}),
 }
