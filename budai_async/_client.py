@@ -16,11 +16,18 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final
 
-import aiohttp
 import attrs
 import backoff
 
-from budai_async._http import HTTPTransport, NetworkOptions, Sender, Timeout, TimeoutLike
+from budai_async._http import (
+    BaseConnector,
+    ClientSession,
+    HTTPTransport,
+    NetworkOptions,
+    Sender,
+    Timeout,
+    TimeoutLike,
+)
 from budai_async._network import SSLSetting
 from budai_async._raw import RawResponses
 from budai_async._request_log import RequestLogger, configure_from_env, new_request_id
@@ -76,8 +83,8 @@ class AsyncBudClient:
         proxy: str | None = None,
         ssl: SSLSetting = None,
         ca_bundle: str | os.PathLike[str] | None = None,
-        connector: aiohttp.BaseConnector | None = None,
-        http_session: aiohttp.ClientSession | None = None,
+        connector: BaseConnector | None = None,
+        http_session: ClientSession | None = None,
     ) -> None:
         """Network settings (docs/sdk.md): `trust_env` honours HTTPS_PROXY/NO_PROXY, `proxy` names
         one; `ssl` is a context or False, `ca_bundle` a PEM file of roots to trust; `connector` and

@@ -24,6 +24,8 @@ from budai_async._network import SSLSetting, env_proxy, ssl_setting
 from budai_async.errors import APIConnectionError, APITimeoutError, BudError
 
 __all__ = [
+    "BaseConnector",
+    "ClientSession",
     "HTTPTransport",
     "NetworkOptions",
     "RawResponse",
@@ -35,6 +37,10 @@ __all__ = [
 ]
 
 QueryParams = Sequence[tuple[str, str]]
+# aiohttp's types a caller may hand in (`connector=`, `http_session=`), named here so that only this
+# module imports aiohttp.
+BaseConnector = aiohttp.BaseConnector
+ClientSession = aiohttp.ClientSession
 _TIMEOUT_CACHE_SIZE = 64
 
 
