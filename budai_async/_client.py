@@ -28,7 +28,7 @@ from budai_async._http import (
     Timeout,
     TimeoutLike,
 )
-from budai_async._network import SSLSetting
+from budai_async._network import SSLSetting, env_proxy
 from budai_async._raw import RawResponses
 from budai_async._request_log import RequestLogger, configure_from_env, new_request_id
 from budai_async._requester import (
@@ -130,6 +130,8 @@ class AsyncBudClient:
             ),
         )
         self._owns_transport = True
+        # The websocket streams (log follow, status watch) go through the same proxy as REST calls.
+        self._websocket_proxy = proxy or (env_proxy(self._base_url) if trust_env else None)
         self._attach_resources()
 
     def _attach_resources(self) -> None:
@@ -158,6 +160,11 @@ class AsyncBudClient:
     @property
     def retry_policy(self) -> RetryPolicy:
         return self._policy
+
+    @property
+    def websocket_proxy(self) -> str | None:
+        """The proxy URL the websocket streams use (from `proxy=` or the environment), or None."""
+        return self._websocket_proxy
 
     @property
     def closed(self) -> bool:

@@ -75,13 +75,16 @@ class Link:
             await self._ws.close()
 
 
-async def open_link(url: str, headers: Mapping[str, str], *, open_timeout: float, max_size: int) -> Link:
+async def open_link(
+    url: str, headers: Mapping[str, str], *, open_timeout: float, max_size: int, proxy: str | None = None
+) -> Link:
     """Open the watch websocket; raises NoRoute, Reconnect, or our APIStatusError for the handshake."""
     _ws_log.info("connecting status watch %s", url.partition("?")[0])
     try:
         ws = await connect(
             url,
             additional_headers=dict(headers),
+            proxy=proxy,
             open_timeout=open_timeout,
             ping_interval=None,  # the server's heartbeat frames prove the connection alive
             max_size=max_size,

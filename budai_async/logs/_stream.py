@@ -123,8 +123,10 @@ class LogStream:
         after_seq: int = 0,
         options: FollowOptions | None = None,
         rng: random.Random | None = None,
+        proxy: str | None = None,
     ) -> None:
         self.url = url
+        self._proxy = proxy
         self._headers = dict(headers)
         self._query = dict(query)
         self.options = options or FollowOptions()
@@ -253,13 +255,13 @@ class LogStream:
         )
         try:
             sock = None
-            if self.options.receive_buffer_bytes is not None:
+            if self.options.receive_buffer_bytes is not None and self._proxy is None:
                 async with asyncio.timeout(self.options.open_timeout_seconds):
                     sock = await _tcp_socket(url, self.options.receive_buffer_bytes)
             return await connect(
                 url,
                 sock=sock,
-                proxy=None,  # like the REST transport: no proxy taken from the environment
+                proxy=self._proxy,  # the client's (AsyncBudClient.websocket_proxy), never guessed here
                 additional_headers=self._headers,
                 open_timeout=self.options.open_timeout_seconds,
                 # The server sends heartbeat frames; our own pings could time out while we

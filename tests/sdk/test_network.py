@@ -176,3 +176,27 @@ async def test_default_query_and_default_headers_go_on_every_call(
 def test_session_and_connector_together_are_refused() -> None:
     with pytest.raises(ValueError, match="not both"):
         AsyncBudClient(connector=object(), http_session=object())  # type: ignore[arg-type]
+
+
+async def test_websocket_streams_go_through_the_same_proxy(
+    bud_url: str, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from budai_async.batch._watch import StatusWatch
+
+    async with LocalProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        client: AsyncBudClient = make_client(bud_url)
+        assert client.websocket_proxy == proxy.url
+        pipeline = await client.pipelines.create(name="ws", definition={"steps": [log_step("a")]})
+        execution = await client.executions.create(pipeline.id)
+        async with client.executions.logs(execution.id, follow=True) as lines:
+            seen = [line.message async for line in lines]
+        assert seen
+        async with StatusWatch(client, method="websocket") as watch:
+            await watch.add([execution.id])
+            watch.finish_adding()
+            ended = await watch.next()
+        assert ended is not None and ended.id == execution.id
+        host = bud_url.removeprefix("http://")
+        assert proxy.requests.count(f"CONNECT {host}") == 2  # the log stream and the status watch
+    assert make_client(bud_url, trust_env=False).websocket_proxy is None
