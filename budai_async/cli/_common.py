@@ -102,7 +102,8 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
         sys.exit(exit_code_for_error(error))
     except KeyboardInterrupt:
         hint = resume_hint()
-        error_console.print(Text(f"\ninterrupted. {hint}" if hint else "\ninterrupted."), highlight=False)
+        text = Text(f"\ninterrupted. {hint}" if hint else "\ninterrupted.")
+        error_console.print(text, highlight=False, soft_wrap=True)  # commands stay on one line
         sys.exit(EXIT_INTERRUPTED)
     finally:
         clear_resume_hint()

@@ -169,3 +169,29 @@ def test_logs_follow_says_when_it_reconnects_and_ctrl_c_says_how_to_resume(tmp_p
     assert status == 130, out
     assert re.search(rf"budai logs -f {execution['id']} --after-seq [1-9]\d*", out), out
     assert "Traceback" not in out
+
+
+async def test_ctrl_c_during_batch_names_the_batch_key_to_resume_with(bud_url: str, tmp_path: Path) -> None:
+    long = {"id": "sleepy", "action": "delay", "params": {"seconds": 60}}
+    pipeline = await asyncio.to_thread(
+        budai_json, bud_url, "pipelines", "create", pipeline_file(tmp_path, long)
+    )
+    params = tmp_path / "params.jsonl"
+    params.write_text("".join(json.dumps({"n": n}) + "\n" for n in range(5)))
+
+    def session() -> tuple[int, str]:
+        child = spawn(bud_url, "batch", pipeline["id"], "--params-file", str(params), "--wait")
+        child.expect("running")
+        child.sendintr()
+        return finish(child)
+
+    status, out = await asyncio.to_thread(session)
+    assert status == 130, out
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out)
+    match = re.search(
+        r"resume without duplicates: budai batch (\S+) --params-file (\S+) --wait --batch-key (batch_\w+)",
+        plain,
+    )
+    assert match, plain
+    assert match.group(1) == pipeline["id"]
+    assert "Traceback" not in out
