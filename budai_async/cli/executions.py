@@ -16,6 +16,7 @@ from budai_async.cli._common import (
     CliState,
     console,
     emit_json,
+    error_console,
     exit_code_for_status,
     parse_param,
     pass_state,
@@ -138,7 +139,7 @@ def run_command(
             )
             set_resume_hint(lambda: _hint_for(execution.id))
             if follow:
-                with reconnect_notices(console):
+                with reconnect_notices(error_console):
                     async with client.executions.logs(execution.id, follow=True) as lines:
                         async for line in lines:
                             console.print(format_entry(line), highlight=False, soft_wrap=True)
