@@ -193,7 +193,8 @@ class Action(WireModel):
 
 @attrs.frozen(kw_only=True, repr=False)
 class ValidationIssue(WireModel):
-    """One fault of a definition; `path` is a JSON path such as ``$.steps[1].params.model_id``."""
+    """One fault of a definition; `path` names the value, relative to the definition, in the 422 path style:
+    ``steps[1].params.model_id`` (``""`` is the definition itself)."""
 
     _repr_fields: ClassVar[tuple[str, ...]] = ("path", "code", "message")
 

@@ -25,6 +25,7 @@ from budai_async.cli._common import (
     styled_status,
 )
 from budai_async.cli._live import human_duration, live_wait, reconnect_notices, set_resume_hint
+from budai_async.cli.cleanup import delete_command, prune_command
 from budai_async.cli.logs import format_entry
 from budai_async.models import Execution, ExecutionStatus, Priority
 from budai_async.pagination import PageList
@@ -155,7 +156,7 @@ def run_command(
 
 @click.group("executions")
 def executions_group() -> None:
-    """List, show, wait for, cancel and retry executions."""
+    """List, show, wait for, cancel, retry and delete executions."""
 
 
 def _page_note(page: PageList[Execution], offset: int, limit: int) -> str | None:
@@ -261,7 +262,13 @@ def executions_cancel(state: CliState, execution_id: str) -> None:
 
 @executions_group.command("retry")
 @click.argument("execution_id")
-@click.option("--param", "-p", "params", multiple=True, help="New params (replace the old ones).")
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    help="key=value merged over the old params; key=null removes the key.",
+)
 @pass_state
 def executions_retry(state: CliState, execution_id: str, params: tuple[str, ...]) -> None:
     """Start a new execution from EXECUTION_ID, with the same or new params."""
@@ -272,3 +279,7 @@ def executions_retry(state: CliState, execution_id: str, params: tuple[str, ...]
             return await client.executions.retry(execution_id, params=values)
 
     _print_executions(state, run_async(go))
+
+
+executions_group.add_command(delete_command, name="delete")
+executions_group.add_command(prune_command, name="prune")
