@@ -9,6 +9,7 @@
 
 from budai_async._client import AsyncBudClient
 from budai_async._http import Timeout
+from budai_async._raw import APIResponse, raw_response
 from budai_async._retry import RetryPolicy
 from budai_async._sync import BudClient, EventLoopError, SyncPager, SyncStream
 from budai_async._version import __version__
@@ -69,6 +70,7 @@ from budai_async.webhooks import WebhookVerificationError
 
 __all__ = [
     "APIConnectionError",
+    "APIResponse",
     "APIStatusError",
     "APITimeoutError",
     "Action",
@@ -126,4 +128,5 @@ __all__ = [
     "__version__",
     "actions",
     "params",
+    "raw_response",
 ]

@@ -19,7 +19,18 @@ from typing import Any, Final
 import attrs
 import backoff
 
-from budai_async._http import HTTPTransport, Timeout, TimeoutLike
+from budai_async._http import (
+    BaseConnector,
+    ClientSession,
+    HTTPTransport,
+    NetworkOptions,
+    Sender,
+    Timeout,
+    TimeoutLike,
+)
+from budai_async._network import SSLSetting, env_proxy
+from budai_async._raw import RawResponses
+from budai_async._request_log import RequestLogger, configure_from_env, new_request_id
 from budai_async._requester import (
     UNSET,
     Query,
@@ -30,6 +41,7 @@ from budai_async._requester import (
 from budai_async._requester import Unset as _Unset
 from budai_async._responses import decode_body, error_from_response
 from budai_async._retry import RetryPolicy, should_retry, wait_generator
+from budai_async._tracing import TracingSender, tracing_active
 from budai_async._version import __version__
 from budai_async.errors import APIConnectionError, APIStatusError, NotFoundError, ValidationError
 from budai_async.resources.actions import ActionsResource
@@ -69,8 +81,20 @@ class AsyncBudClient:
         retry_initial_delay: float = 0.5,
         retry_max_delay: float = 8.0,
         max_retry_after: float = 60.0,
+        default_query: Mapping[str, str] | None = None,
+        trust_env: bool = True,
+        proxy: str | None = None,
+        ssl: SSLSetting = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        connector: BaseConnector | None = None,
+        http_session: ClientSession | None = None,
     ) -> None:
+        """Network settings (docs/sdk.md): `trust_env` honours HTTPS_PROXY/NO_PROXY, `proxy` names
+        one; `ssl` is a context or False, `ca_bundle` a PEM file of roots to trust; `connector` and
+        `http_session` are yours to pass and close; `default_query` goes on every call.
+        """
         self._owns_transport = False  # set first, so __del__ is safe if validation below raises
+        configure_from_env()
         key = api_key if api_key is not None else os.environ.get("BUDAI_API_KEY") or None
         url = base_url or os.environ.get("BUDAI_BASE_URL") or DEFAULT_BASE_URL
         if not url.startswith(("http://", "https://")):
@@ -91,13 +115,26 @@ class AsyncBudClient:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         headers.update(default_headers or {})
+        self._headers = headers
         self._transport = HTTPTransport(
             headers=headers,
             max_connections=max_connections,
             max_connections_per_host=max_connections_per_host,
             keepalive_timeout=keepalive_timeout,
+            base_url=self._base_url,
+            network=NetworkOptions(
+                trust_env=trust_env,
+                proxy=proxy,
+                ssl=ssl,
+                ca_bundle=ca_bundle,
+                connector=connector,
+                session=http_session,
+                default_query=default_query,
+            ),
         )
         self._owns_transport = True
+        # The websocket streams (log follow, status watch) go through the same proxy as REST calls.
+        self._websocket_proxy = proxy or (env_proxy(self._base_url) if trust_env else None)
         self._attach_resources()
 
     def _attach_resources(self) -> None:
@@ -131,6 +168,11 @@ class AsyncBudClient:
         return self._policy
 
     @property
+    def websocket_proxy(self) -> str | None:
+        """The proxy URL the websocket streams use (from `proxy=` or the environment), or None."""
+        return self._websocket_proxy
+
+    @property
     def closed(self) -> bool:
         return self._transport.closed
 
@@ -147,6 +189,11 @@ class AsyncBudClient:
             clone._policy = attrs.evolve(self._policy, max_retries=max_retries)
         clone._attach_resources()
         return clone
+
+    @property
+    def with_raw_response(self) -> RawResponses:
+        """The resources again, answering `APIResponse` (status, headers, request id, parsed model)."""
+        return RawResponses(self)
 
     def connection_stats(self) -> dict[str, int]:
         """Sockets in the pool right now: ``{"in_use": n, "idle": m}``."""
@@ -202,18 +249,24 @@ class AsyncBudClient:
         Raises APIConnectionError / APITimeoutError / the APIStatusError subclass for the status.
         """
         url = self._base_url + path
-        headers: dict[str, str] | None = None
+        request_id = new_request_id()  # one per logical call, echoed by the server
+        headers: dict[str, str] = {"X-Request-ID": request_id}
         body: bytes | None = None
         if not isinstance(json_body, _Unset):
             body = encode_json(json_body)
-            headers = {"Content-Type": "application/json"}
+            headers["Content-Type"] = "application/json"
         if method in _KEYED_METHODS:
-            headers = headers if headers is not None else {}
             headers["Idempotency-Key"] = idempotency_key or new_idempotency_key()
         call_timeout = self._timeout if isinstance(timeout, _Unset) else Timeout.of(timeout)
         policy = self._policy if max_retries is None else attrs.evolve(self._policy, max_retries=max_retries)
         lost_answer = False
-        transport = self._transport
+        transport: Sender = self._transport
+        if tracing_active():  # OpenTelemetry spans (budai_async._tracing); off: one dict lookup
+            transport = TracingSender(transport, request_id=request_id)
+        if _log.isEnabledFor(logging.INFO):  # request logging (budai_async._request_log); off: this check
+            transport = RequestLogger(
+                transport, method=method, path=path, request_id=request_id, default_headers=self._headers
+            )
 
         async def attempt() -> Any:
             nonlocal lost_answer

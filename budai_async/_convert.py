@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
+from budai_async._model_base import install_unstructure
 from budai_async.models import (
     Action,
     CallbackEvent,
@@ -240,3 +241,6 @@ def structure_execution(data: Any) -> Execution:
 def to_json_dict(model: Any) -> Any:
     """Unstructure a model (or list of models) into JSON-ready data."""
     return converter.unstructure(model)
+
+
+install_unstructure(to_json_dict)  # `Model.to_dict()` (budai_async._model_base)

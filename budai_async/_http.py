@@ -3,22 +3,44 @@
 It owns one `aiohttp.ClientSession` per client, opened lazily inside the running loop, sends one
 request and returns status, headers and body bytes. aiohttp's exceptions become ours here
 (`APIConnectionError`, `APITimeoutError`), so nothing above this module ever sees an aiohttp type.
+
+Network settings (`NetworkOptions`): the proxy from ``HTTPS_PROXY``/``NO_PROXY`` (or given), TLS
+verification or a CA bundle, your own aiohttp connector or session, and query parameters sent on
+every call. `with_raw_response` (budai_async._raw) reads the answers through `recording_responses`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import os
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 import attrs
 
+from budai_async._network import SSLSetting, env_proxy, ssl_setting
 from budai_async.errors import APIConnectionError, APITimeoutError, BudError
 
-__all__ = ["HTTPTransport", "RawResponse", "Timeout", "TimeoutLike"]
+__all__ = [
+    "BaseConnector",
+    "ClientSession",
+    "HTTPTransport",
+    "NetworkOptions",
+    "RawResponse",
+    "RecordedResponse",
+    "Sender",
+    "Timeout",
+    "TimeoutLike",
+    "recording_responses",
+]
 
 QueryParams = Sequence[tuple[str, str]]
+# aiohttp's types a caller may hand in (`connector=`, `http_session=`), named here so that only this
+# module imports aiohttp.
+BaseConnector = aiohttp.BaseConnector
+ClientSession = aiohttp.ClientSession
 _TIMEOUT_CACHE_SIZE = 64
 
 
@@ -63,6 +85,59 @@ class RawResponse(NamedTuple):
     body: bytes
 
 
+class RecordedResponse(NamedTuple):
+    """One answer seen while `recording_responses` is set, with the request id that was sent."""
+
+    response: RawResponse
+    sent_request_id: str | None
+
+
+# Set (to a fresh list) only by `with_raw_response` around one call; None means nobody listens.
+recording_responses: contextvars.ContextVar[list[RecordedResponse] | None] = contextvars.ContextVar(
+    "budai_recording_responses", default=None
+)
+
+
+class Sender(Protocol):
+    """What the request loop needs of a transport: send one request, get the whole answer."""
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: QueryParams | None,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        timeout: Timeout,  # noqa: ASYNC109 - per-attempt HTTP budget
+    ) -> RawResponse: ...
+
+
+@attrs.frozen(kw_only=True)
+class NetworkOptions:
+    """How the client reaches the server (see docs/sdk.md, "Network settings").
+
+    `trust_env` reads ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and ``NO_PROXY`` (and aiohttp's
+    ``.netrc`` use) when the session opens; `proxy` names one explicitly and wins. `ssl` is an
+    `ssl.SSLContext`, or False to skip verification; `ca_bundle` a PEM file of roots to trust.
+    `connector` / `session` are yours: the client uses them and never closes them.
+    `default_query` is added to every call's query string.
+    """
+
+    trust_env: bool = True
+    proxy: str | None = None
+    ssl: SSLSetting = None
+    ca_bundle: str | os.PathLike[str] | None = None
+    connector: aiohttp.BaseConnector | None = None
+    session: aiohttp.ClientSession | None = None
+    default_query: Mapping[str, str] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.session is not None and self.connector is not None:
+            raise ValueError("pass either session= or connector=, not both")
+        ssl_setting(self.ssl, self.ca_bundle)  # fail early on a bad combination or a missing file
+
+
 def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
     # `sock_connect`, not `connect`: aiohttp's `connect` also counts the wait for a pooled
     # connection, which under heavy concurrency is queueing, not a slow server.
@@ -82,9 +157,15 @@ class HTTPTransport:
         max_connections: int,
         max_connections_per_host: int,
         keepalive_timeout: float | None,
+        base_url: str = "",
+        network: NetworkOptions | None = None,
     ) -> None:
         if max_connections < 0 or max_connections_per_host < 0:
             raise ValueError("connection limits must be >= 0 (0 means unlimited)")
+        self._network = network = network or NetworkOptions()
+        self._base_url = base_url
+        self._proxy: str | None = None
+        self._default_query = tuple((network.default_query or {}).items())
         self._headers = dict(headers)
         self._max_connections = max_connections
         self._max_connections_per_host = max_connections_per_host
@@ -108,20 +189,28 @@ class HTTPTransport:
         return self._session is not None and not self._closed
 
     def _open(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
+        network = self._network
+        # The proxy is resolved once here (not per request, as aiohttp's trust_env would).
+        self._proxy = network.proxy or (env_proxy(self._base_url) if network.trust_env else None)
+        if network.session is not None:
+            self._session, self._loop = network.session, loop
+            return network.session
         keepalive = self._keepalive_timeout
-        connector = aiohttp.TCPConnector(
+        connector = network.connector or aiohttp.TCPConnector(
             limit=self._max_connections,
             limit_per_host=self._max_connections_per_host,
             keepalive_timeout=keepalive if keepalive else None,
             force_close=not keepalive,
+            ssl=ssl_setting(network.ssl, network.ca_bundle),
         )
         session = aiohttp.ClientSession(
             connector=connector,
+            connector_owner=network.connector is None,
             headers=self._headers,
             timeout=aiohttp.ClientTimeout(total=None),
             raise_for_status=False,
             auto_decompress=True,
-            trust_env=False,
+            trust_env=network.trust_env,  # only .netrc use is left to aiohttp: the proxy is set above
         )
         if hasattr(session, "_retry_connection"):
             # aiohttp silently resends an idempotent request once when a kept-alive socket turns
@@ -167,6 +256,10 @@ class HTTPTransport:
     ) -> RawResponse:
         """Send one request and read the whole answer; raises APIConnectionError / APITimeoutError."""
         session = self._session_for_call()
+        if self._network.session is not None:  # a session of yours does not carry our headers
+            headers = {**self._headers, **(headers or {})}
+        if self._default_query:
+            params = [*self._default_query, *(params or ())]
         client_timeout = self._timeouts.get(timeout)
         if client_timeout is None:
             if len(self._timeouts) >= _TIMEOUT_CACHE_SIZE:  # long-polls make many one-off values
@@ -174,23 +267,33 @@ class HTTPTransport:
             client_timeout = self._timeouts[timeout] = _client_timeout(timeout)
         try:
             async with session.request(
-                method, url, params=params, headers=headers, data=body, timeout=client_timeout
+                method,
+                url,
+                params=params,
+                headers=headers,
+                data=body,
+                timeout=client_timeout,
+                proxy=self._proxy,
             ) as response:
                 data = await response.read()
-                return RawResponse(response.status, response.headers, data)
+                raw = RawResponse(response.status, response.headers, data)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise APITimeoutError(f"{method} {url} timed out ({type(exc).__name__})") from exc
         except aiohttp.InvalidURL as exc:
             raise BudError(f"invalid URL {url!r}: {exc}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise APIConnectionError(f"{method} {url} failed: {type(exc).__name__}: {exc}") from exc
+        recorder = recording_responses.get()
+        if recorder is not None:
+            recorder.append(RecordedResponse(raw, (headers or {}).get("X-Request-ID")))
+        return raw
 
     async def aclose(self) -> None:
         """Close the session (idempotent); refuses another loop while the owning loop still runs."""
         session = self._session
         self._closed = True
-        if session is None or session.closed:
-            return
+        if session is None or session.closed or session is self._network.session:
+            return  # a session passed in belongs to its owner
         owner = self._loop
         if owner is not None and owner is not asyncio.get_running_loop():
             if not owner.is_closed():

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
+
+from budai_async._model_base import WireModel
 
 __all__ = [
     "Action",
@@ -93,9 +95,11 @@ class LogLevel(_OpenStrEnum):
     ERROR = "error"
 
 
-@attrs.frozen(kw_only=True)
-class Pipeline:
+@attrs.frozen(kw_only=True, repr=False)
+class Pipeline(WireModel):
     """A stored pipeline; `definition` is the JSON DAG exactly as submitted."""
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("id", "name", "version", "step_count")
 
     id: str
     name: str
@@ -109,9 +113,11 @@ class Pipeline:
     updated_at: datetime | None = None
 
 
-@attrs.frozen(kw_only=True)
-class StepRun:
+@attrs.frozen(kw_only=True, repr=False)
+class StepRun(WireModel):
     """One step's state inside an execution."""
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("status", "attempts", "error", "skip_reason")
 
     status: StepStatus = StepStatus.PENDING
     output: Any = None
@@ -123,9 +129,11 @@ class StepRun:
     duration_seconds: float | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Execution:
+@attrs.frozen(kw_only=True, repr=False)
+class Execution(WireModel):
     """One run of a pipeline (or of an ephemeral definition when `pipeline_id` is None)."""
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("id", "pipeline_id", "status", "progress", "error")
 
     id: str
     pipeline_id: str | None = None
@@ -155,9 +163,11 @@ class Execution:
         return self.status.is_terminal
 
 
-@attrs.frozen(kw_only=True)
-class LogEntry:
+@attrs.frozen(kw_only=True, repr=False)
+class LogEntry(WireModel):
     """One log line of an execution; `seq` is 1, 2, 3 ... per execution and orders the stream."""
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("seq", "level", "step_id", "message")
 
     seq: int
     timestamp: datetime
@@ -167,9 +177,11 @@ class LogEntry:
     execution_id: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Action:
+@attrs.frozen(kw_only=True, repr=False)
+class Action(WireModel):
     """A catalogue entry: an action type with the JSON schema of its params and its output keys."""
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("type", "category")
 
     type: str
     description: str = ""
@@ -179,10 +191,12 @@ class Action:
     category: str = "builtin"
 
 
-@attrs.frozen(kw_only=True)
-class ValidationIssue:
+@attrs.frozen(kw_only=True, repr=False)
+class ValidationIssue(WireModel):
     """One fault of a definition; `path` names the value, relative to the definition, in the 422 path style:
     ``steps[1].params.model_id`` (``""`` is the definition itself)."""
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("path", "code", "message")
 
     path: str
     message: str
@@ -190,7 +204,7 @@ class ValidationIssue:
 
 
 @attrs.frozen(kw_only=True)
-class ValidationResult:
+class ValidationResult(WireModel):
     valid: bool
     errors: list[ValidationIssue] = attrs.field(factory=list)
     warnings: list[ValidationIssue] = attrs.field(factory=list)
@@ -207,9 +221,11 @@ class Page(Generic[T]):
     next_cursor: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class CallbackEvent:
+@attrs.frozen(kw_only=True, repr=False)
+class CallbackEvent(WireModel):
     """The body of an `on_complete` / `on_failure` callback (DESIGN §6)."""
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("type", "execution_id", "status")
 
     type: str
     execution_id: str

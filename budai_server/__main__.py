@@ -18,6 +18,7 @@ from typing import Any
 import click
 from aiohttp import web
 
+from budai_async.logformat import LogFormat, access_log_options, configure_logging
 from budai_server.app import create_app
 from budai_server.appkeys import OUTBOX
 from budai_server.config import FaultConfig, InventorySettings, ServerConfig, default_db_path
@@ -41,10 +42,10 @@ def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-async def serve(config: ServerConfig, *, ready_message: bool = True) -> None:
+async def serve(config: ServerConfig, *, ready_message: bool = True, log_format: LogFormat = "text") -> None:
     """Serve until SIGTERM/SIGINT, then stop: HTTP first, then the scheduler, then the store."""
     app = create_app(config)
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, **access_log_options(log_format))
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.port)
@@ -323,6 +324,13 @@ def _tune_gc() -> None:
     default="info",
     show_default=True,
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per line; access lines carry method, path, status and request_id.",
+)
 def main(
     db_path: Path | None,
     host: str,
@@ -357,9 +365,10 @@ def main(
     retention_days: float | None,
     guide_fixtures: bool,
     log_level: str,
+    log_format: LogFormat,
 ) -> None:
     """Run the local BudAI pipeline server."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level, log_format)
     if fault_503_rate + fault_429_rate + fault_drop_rate + fault_drop_after_rate > 1:
         raise click.BadParameter("the fault rates add up to more than 1", param_hint="--fault-*-rate")
     faults = FaultConfig(
@@ -415,7 +424,7 @@ def main(
     )
     _tune_gc()
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, log_format=log_format))
     except (OSError, ImportError, SchemaTooNewError) as exc:
         click.echo(f"budai-server: cannot start: {exc}", err=True)
         sys.exit(1)

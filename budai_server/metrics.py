@@ -1,8 +1,11 @@
 """Process metrics rendered in the Prometheus text exposition format (version 0.0.4).
 
 A few counters and histograms kept in memory, plus gauges sampled at scrape time (executions by
-status from the store, queue depth from the scheduler). Hand-written because the server needs five
-metric families, not a client library.
+status from the store, queue depth from the scheduler). The families are written here because
+updating them is the hot path of every request and step: a plain dict update, with no lock, where
+prometheus_client's metric objects take a lock per update; the text is only built at scrape time
+(tests parse it with prometheus_client's parser). The process and garbage-collector families come
+from prometheus_client's own collectors (`process_families`).
 """
 
 from __future__ import annotations
@@ -12,8 +15,15 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from aiohttp import web
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
-__all__ = ["METRICS", "Counter", "Histogram", "Metrics", "render_gauge"]
+__all__ = ["METRICS", "Counter", "Histogram", "Metrics", "process_families", "render_gauge"]
 
 LabelValues = tuple[str, ...]
 
@@ -35,6 +45,17 @@ DURATION_BUCKETS: tuple[float, ...] = (
     60.0,
     300.0,
 )
+
+
+_PROCESS = CollectorRegistry()
+ProcessCollector(registry=_PROCESS)
+GCCollector(registry=_PROCESS)
+PlatformCollector(registry=_PROCESS)
+
+
+def process_families() -> str:
+    """prometheus_client's process (CPU, memory, file descriptors), GC and Python families, as text."""
+    return generate_latest(_PROCESS).decode()
 
 
 def _escape(value: str) -> str:
@@ -184,7 +205,7 @@ class Metrics:
             lines += family.render()
         for collect in self.collectors:
             lines += collect()
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + process_families()
 
 
 METRICS: web.AppKey[Metrics] = web.AppKey("budai_metrics", Metrics)

@@ -16,12 +16,15 @@ from typing import Any
 
 import click
 
+from budai_async.logformat import LogFormat, access_log_options, configure_logging
 from receiver.handlers import Handlers
 from receiver.receiver import DEFAULT_STORE_PATH, Receiver
 from receiver.stores import Store, StoreError, store_from_url
 from receiver.stores.base import DeadLetter
 
 __all__ = ["main"]
+
+_log = logging.getLogger("receiver")
 
 DEFAULT_STORE = f"sqlite:///{DEFAULT_STORE_PATH}"
 _store_option = click.option(
@@ -137,6 +140,13 @@ def _collect(specs: tuple[str, ...]) -> tuple[Handlers, list[Receiver]]:
 )
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
 @click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per line; access lines carry method, path, status and request_id.",
+)
 def serve(
     secrets: tuple[str, ...],
     handler_specs: tuple[str, ...],
@@ -153,11 +163,12 @@ def serve(
     shutdown_timeout: float,
     access_log: bool,
     log_level: str,
+    log_format: LogFormat,
 ) -> None:
     """Serve signed callbacks until SIGINT/SIGTERM, then drain and stop."""
     from aiohttp import web
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level, log_format)
     handlers, receivers = _collect(handler_specs)
     secret_list = [s for value in secrets for s in value.split()]
     if not secret_list and receivers:
@@ -187,11 +198,16 @@ def serve(
             host=host,
             port=port,
             access_log=logging.getLogger("aiohttp.access") if access_log else None,
+            **access_log_options(log_format),
             shutdown_timeout=shutdown_timeout,
-            print=lambda text: click.echo(text, err=True),
+            print=(lambda text: _log.info(text.strip("= \n"))) if log_format == "json" else _echo_err,
         )
     except StoreError as exc:
         raise click.ClickException(f"cannot start: {exc}") from None
+
+
+def _echo_err(text: str) -> None:
+    click.echo(text, err=True)
 
 
 def _open(store_url: str) -> Store:

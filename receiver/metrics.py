@@ -1,6 +1,8 @@
 """Counters and one latency histogram, rendered as Prometheus text for ``GET /metrics``.
 
-Written by hand rather than with prometheus_client: a few counters do not justify a dependency.
+The counters are plain integers the request handler and the dispatcher increment (no lock on the
+hot path, unlike prometheus_client's metric objects); the text is built at scrape time. The
+process and garbage-collector families come from prometheus_client's own collectors.
 """
 
 from __future__ import annotations
@@ -8,9 +10,21 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
 __all__ = ["Metrics"]
 
 _PREFIX = "budai_receiver"
+_PROCESS = CollectorRegistry()
+ProcessCollector(registry=_PROCESS)
+GCCollector(registry=_PROCESS)
+PlatformCollector(registry=_PROCESS)
 #: Acknowledgement latency buckets in seconds.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -101,4 +115,4 @@ class Metrics:
         gauge("ready", "1 while accepting callbacks, 0 while starting or draining.", int(ready))
         lines.append(f"# HELP {_PREFIX}_ack_latency_seconds Time from request to acknowledgement.")
         lines.extend(self.ack_latency.render(f"{_PREFIX}_ack_latency_seconds"))
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + generate_latest(_PROCESS).decode()

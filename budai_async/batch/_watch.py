@@ -250,6 +250,7 @@ class StatusWatch:
                     headers,
                     open_timeout=self.options.open_timeout_seconds,
                     max_size=self.options.max_frame_bytes,
+                    proxy=getattr(self._client, "websocket_proxy", None),
                 )
             except wire.NoRoute:
                 if self._method == "auto":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -18,6 +19,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from budai_async._responses import error_from_response
 from budai_async.errors import BudError
+
+_ws_log = logging.getLogger("budai_async.ws")
 
 __all__ = ["Link", "LinkClosed", "NoRoute", "Reconnect", "open_link"]
 
@@ -72,12 +75,16 @@ class Link:
             await self._ws.close()
 
 
-async def open_link(url: str, headers: Mapping[str, str], *, open_timeout: float, max_size: int) -> Link:
+async def open_link(
+    url: str, headers: Mapping[str, str], *, open_timeout: float, max_size: int, proxy: str | None = None
+) -> Link:
     """Open the watch websocket; raises NoRoute, Reconnect, or our APIStatusError for the handshake."""
+    _ws_log.info("connecting status watch %s", url.partition("?")[0])
     try:
         ws = await connect(
             url,
             additional_headers=dict(headers),
+            proxy=proxy,
             open_timeout=open_timeout,
             ping_interval=None,  # the server's heartbeat frames prove the connection alive
             max_size=max_size,

@@ -10,6 +10,9 @@ any item failed; the usual codes for usage (2), connection (3) and not-found (4)
 from __future__ import annotations
 
 import json
+import shlex
+import sys
+import uuid
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -20,6 +23,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from budai_async._client import AsyncBudClient
 from budai_async.batch._fanout import BatchItem, BatchProgress, BatchResult, create_many
 from budai_async.cli._common import EXIT_FAILED, EXIT_OK, console, error_console, print_table, run_async
+from budai_async.cli._live import set_resume_hint
 
 __all__ = ["batch_command", "read_param_lines"]
 
@@ -196,6 +200,14 @@ def batch_command(
     except OSError as error:
         raise click.BadParameter(str(error), param_hint="--params-file") from error
     bad_lines: dict[int, str] = {}
+    key = batch_key or f"batch_{uuid.uuid4().hex}"  # known now, so Ctrl-C can name it
+    again = [*sys.argv[1:], *([] if batch_key else ["--batch-key", key])]
+    set_resume_hint(
+        lambda: (
+            f"batch {key} stopped; executions already created keep running.\n"
+            f"  resume without duplicates: budai {shlex.join(again)}"
+        )
+    )
 
     async def go() -> BatchResult:
         bar = _Bar(enabled=not as_json, wait=wait, total=total)
@@ -210,7 +222,7 @@ def batch_command(
                     rate_limit=rate_limit,
                     tags=list(tags) or None,
                     priority=priority,
-                    batch_key=batch_key,
+                    batch_key=key,
                     wait=wait,
                     wait_timeout=wait_timeout,
                     on_progress=bar.update,

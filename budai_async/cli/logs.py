@@ -15,7 +15,8 @@ from rich.text import Text
 
 from budai_async._client import AsyncBudClient
 from budai_async._convert import to_json_dict
-from budai_async.cli._common import EXIT_OK, console, exit_code_for_status, run_async
+from budai_async.cli._common import EXIT_OK, console, error_console, exit_code_for_status, run_async
+from budai_async.cli._live import reconnect_notices, set_resume_hint
 from budai_async.errors import ValidationError
 from budai_async.logs._reader import build_query
 from budai_async.logs._reader import execution_logs as read_logs
@@ -39,6 +40,13 @@ def format_entry(entry: LogEntry) -> Text:
     return text
 
 
+def _resume(execution_id: str, last_seq: int) -> str:
+    return (
+        f"stopped following execution {execution_id} after line {last_seq}; it keeps running.\n"
+        f"  resume: budai logs -f {execution_id} --after-seq {last_seq}"
+    )
+
+
 def _print(entry: LogEntry, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(to_json_dict(entry), separators=(",", ":")))
@@ -52,6 +60,9 @@ def _print(entry: LogEntry, as_json: bool) -> None:
 @click.option("--level", type=click.Choice(LEVELS, case_sensitive=False), help="Minimum level to show.")
 @click.option("--step", "step_id", help="Only lines of this step.")
 @click.option("--since", help="Only lines from the last 30s / 5m / 2h / 1d, or since an ISO time.")
+@click.option(
+    "--after-seq", type=click.IntRange(min=0), default=0, help="Only lines after this seq (to resume)."
+)
 @click.option(
     "--output",
     "-o",
@@ -67,6 +78,7 @@ def logs_command(
     level: str | None,
     step_id: str | None,
     since: str | None,
+    after_seq: int,
     output: str | None,
 ) -> None:
     """Print an execution's logs; with -f follow them live and exit with the execution's status."""
@@ -80,14 +92,26 @@ def logs_command(
     async def go() -> ExecutionStatus | None:
         async with AsyncBudClient(base_url=root.get("base_url"), api_key=root.get("api_key")) as client:
             if not follow:
-                for entry in await read_logs(client, execution_id, level=level, step_id=step_id, since=since):
+                lines = await read_logs(
+                    client, execution_id, level=level, step_id=step_id, since=since, after_seq=after_seq
+                )
+                for entry in lines:
                     _print(entry, as_json)
                 return None
-            async with read_logs(
-                client, execution_id, level=level, step_id=step_id, since=since, follow=True
-            ) as stream:
-                async for entry in stream:
-                    _print(entry, as_json)
+            stream = read_logs(
+                client,
+                execution_id,
+                level=level,
+                step_id=step_id,
+                since=since,
+                follow=True,
+                after_seq=after_seq,
+            )
+            set_resume_hint(lambda: _resume(execution_id, stream.last_seq))
+            with reconnect_notices(error_console):
+                async with stream:
+                    async for entry in stream:
+                        _print(entry, as_json)
             return stream.status
 
     status = run_async(go)

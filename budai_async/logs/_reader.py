@@ -181,6 +181,7 @@ def execution_logs(
             query=query,
             after_seq=after_seq,
             options=options,
+            proxy=getattr(client, "websocket_proxy", None),
         )
     path = f"/budpipeline/executions/{quote(execution_id, safe='')}/logs"
 

@@ -8,6 +8,7 @@ Both readers back off the same way: capped exponential delay with equal jitter
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 
@@ -15,6 +16,8 @@ from budai_async.errors import APIConnectionError
 from budai_async.logs.cursor import reconnect_delay
 
 __all__ = ["ReconnectBackoff"]
+
+_ws_log = logging.getLogger("budai_async.ws")
 
 
 class ReconnectBackoff:
@@ -45,4 +48,7 @@ class ReconnectBackoff:
             raise APIConnectionError(f"{self._what}: no connection for {limit:g} s")
         delay = reconnect_delay(self._attempt, base=self._base, cap=self._cap, rand=self._rng.random())
         self._attempt += 1
+        _ws_log.info(
+            "%s: connection lost, reconnecting in %.1f s (attempt %d)", self._what, delay, self._attempt
+        )
         await asyncio.sleep(delay)

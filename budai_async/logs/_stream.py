@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import random
 import socket
 from collections.abc import AsyncIterator, Mapping
@@ -33,6 +34,8 @@ from budai_async.logs.cursor import ResumeCursor, resume_at_once, should_resume
 from budai_async.models import ExecutionStatus, LogEntry, LogLevel
 
 __all__ = ["FollowOptions", "LogStream"]
+
+_ws_log = logging.getLogger("budai_async.ws")
 
 _RETRYABLE_HANDSHAKE = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -120,8 +123,10 @@ class LogStream:
         after_seq: int = 0,
         options: FollowOptions | None = None,
         rng: random.Random | None = None,
+        proxy: str | None = None,
     ) -> None:
         self.url = url
+        self._proxy = proxy
         self._headers = dict(headers)
         self._query = dict(query)
         self.options = options or FollowOptions()
@@ -242,15 +247,21 @@ class LogStream:
     async def _open(self) -> ClientConnection:
         """Open one websocket; handshake answers become our errors, transport failures `_Reconnect`."""
         url = self._connect_url()
+        _ws_log.info(
+            "%s log stream %s resuming after seq %d",
+            "reconnecting" if self.reconnects else "connecting",
+            self.url,
+            self._received,
+        )
         try:
             sock = None
-            if self.options.receive_buffer_bytes is not None:
+            if self.options.receive_buffer_bytes is not None and self._proxy is None:
                 async with asyncio.timeout(self.options.open_timeout_seconds):
                     sock = await _tcp_socket(url, self.options.receive_buffer_bytes)
             return await connect(
                 url,
                 sock=sock,
-                proxy=None,  # like the REST transport: no proxy taken from the environment
+                proxy=self._proxy,  # the client's (AsyncBudClient.websocket_proxy), never guessed here
                 additional_headers=self._headers,
                 open_timeout=self.options.open_timeout_seconds,
                 # The server sends heartbeat frames; our own pings could time out while we

@@ -16,7 +16,7 @@ from budai_async._convert import format_datetime
 from budai_async._http import TimeoutLike
 from budai_async._polling import fallback_poll_delay, long_poll_seconds, server_ignored_wait
 from budai_async.errors import APIStatusError, TimeoutError, ValidationError
-from budai_async.models import Execution, LogEntry, Page, Priority
+from budai_async.models import Execution, LogEntry, Page
 from budai_async.pagination import AsyncPager
 from budai_async.resources._base import (
     DefinitionLike,
@@ -27,6 +27,7 @@ from budai_async.resources._base import (
     segment,
     unsupported,
 )
+from budai_async.types import ExecutionStatusLike, PriorityLike, SortField, SortOrder
 
 if TYPE_CHECKING:
     from budai_async.batch import _fanout as _batch
@@ -52,7 +53,7 @@ def _date_text(value: DateLike, name: str) -> str:
 def _run_options(
     *,
     params: Mapping[str, Any] | None,
-    priority: Priority | str | None,
+    priority: PriorityLike | None,
     callbacks: Mapping[str, str] | None,
     tags: Sequence[str] | None,
     timeout_seconds: float | None,
@@ -91,7 +92,7 @@ class ExecutionsResource(Resource):
         params: Mapping[str, Any] | None = None,
         wait: bool = False,
         timeout: float | None = None,  # noqa: ASYNC109 - the guide's wait deadline
-        priority: Priority | str | None = None,
+        priority: PriorityLike | None = None,
         callbacks: Mapping[str, str] | None = None,
         tags: Sequence[str] | None = None,
         timeout_seconds: float | None = None,
@@ -120,7 +121,7 @@ class ExecutionsResource(Resource):
         params: Mapping[str, Any] | None = None,
         wait: bool = False,
         timeout: float | None = None,  # noqa: ASYNC109 - the guide's wait deadline
-        priority: Priority | str | None = None,
+        priority: PriorityLike | None = None,
         callbacks: Mapping[str, str] | None = None,
         tags: Sequence[str] | None = None,
         timeout_seconds: float | None = None,
@@ -145,14 +146,14 @@ class ExecutionsResource(Resource):
         self,
         *,
         pipeline_id: str | None = None,
-        status: str | Sequence[str] | None = None,
+        status: ExecutionStatusLike | Sequence[ExecutionStatusLike] | None = None,
         created_after: DateLike | None = None,
         created_before: DateLike | None = None,
         tags: Sequence[str] | None = None,
         limit: int | None = None,
         offset: int | None = None,
-        sort_by: str | None = None,
-        sort_order: str | None = None,
+        sort_by: SortField | None = None,
+        sort_order: SortOrder | None = None,
     ) -> AsyncPager[Execution]:
         """Executions matching every filter given (tags: all of them); await for a page, iterate for all."""
         query: builtins.list[tuple[str, str]] = []

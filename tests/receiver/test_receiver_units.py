@@ -143,3 +143,19 @@ def test_metrics_text_has_types_for_every_family() -> None:
     assert {
         s.removesuffix("_bucket").removesuffix("_sum").removesuffix("_count") for s in samples
     } <= families
+
+
+def test_metrics_parse_as_prometheus_text_with_process_and_gc_families() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    metrics = Metrics()
+    metrics.received = 4
+    metrics.rejected["bad_signature"] += 1
+    metrics.ack_latency.observe(0.003)
+    families = {
+        f.name: f
+        for f in text_string_to_metric_families(metrics.render(queue_depth=2, in_flight=1, ready=True))
+    }
+    assert families["budai_receiver_received"].samples[0].value == 4
+    assert families["budai_receiver_ack_latency_seconds"].type == "histogram"
+    assert {"python_gc_objects_collected", "python_info", "process_cpu_seconds"} <= set(families)

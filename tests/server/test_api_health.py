@@ -65,3 +65,14 @@ async def test_action_catalogue(api: Client) -> None:
     assert alias == delay
     error = await json_of(api, "GET", "/budpipeline/actions/teleport", expect=404)
     assert error["error"]["code"] == "not_found"
+
+
+async def test_metrics_parse_as_prometheus_text_with_process_and_gc_families(api: Client) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    await run(api, LOG_DEFINITION)
+    response = await api.get("/metrics")
+    families = {family.name: family for family in text_string_to_metric_families(await response.text())}
+    assert {"budai_executions", "budai_http_requests", "budai_step_duration_seconds"} <= set(families)
+    assert families["budai_http_requests"].type == "counter"
+    assert {"python_gc_objects_collected", "python_info", "process_cpu_seconds"} <= set(families)
