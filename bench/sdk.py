@@ -1,16 +1,23 @@
-"""SDK benchmark (not a test): `executions.get` throughput and client CPU per request, vs httpx.
+"""SDK benchmark (not a test): client CPU per `executions.get` against the limit, bare aiohttp.
 
 The local server runs in its own process (``python -m budai_server`` on a fresh SQLite file), so
 the CPU time measured here (`time.process_time` of this process) is the client's alone. For each
-concurrency (1, 64, 512) and each client, `--requests` GETs of one stored execution are spread over
-that many tasks after a warm-up; both clients get the same connection limit (`--connections`).
+concurrency and each client, `--requests` GETs of one stored execution are spread over that many
+tasks after a warm-up; every client gets the same connection limit (`--connections`). Clients:
 
-- ``budai_async``: ``await client.executions.get(id)`` -> a typed `Execution` (HTTP, JSON, model);
-- ``httpx``: ``(await client.get(path)).json()`` on an ``httpx.AsyncClient`` (HTTP and JSON only).
+- ``aiohttp``: bare ``aiohttp.ClientSession`` GET + ``read()``: the limit (HTTP only);
+- ``aiohttp+json``: the same + ``json.loads``: the headline baseline (HTTP and JSON);
+- ``aiohttp+json+cattrs``: the same + a stock ``cattrs.Converter`` into the same `Execution` model;
+- ``budai_async``: ``await client.executions.get(id)`` -> a typed `Execution` (retries, errors, model);
+- ``httpx``: ``(await client.get(path)).json()`` on an ``httpx.AsyncClient`` (kept as a peer).
 
-Usage (figures go to docs/sdk.md, "Benchmarks"):
+The headline ratio is budai_async CPU µs/request over aiohttp+json's, per concurrency. Rows of one
+concurrency run back to back and `--repeat` times (clients in turn), so ratios compare like with like
+on a shared machine; the load average is printed with every row.
 
-    .venv/bin/python bench/sdk.py [--requests 20000] [--concurrency 1,64,512] [--connections 100]
+Usage (figures go to docs/benchmarks.md):
+
+    .venv/bin/python bench/sdk.py [--requests 5000] [--concurrency 1,64,512] [--connections 100] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -18,19 +25,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import cattrs
 import httpx
 
 from budai_async import AsyncBudClient
+from budai_async.models import Execution
 
 STEPS = {"steps": [{"id": "out", "action": "set_output", "params": {"values": {"ok": True}}}]}
+Call = Callable[[], Awaitable[Any]]
 
 
 def start_server(db: Path) -> tuple[subprocess.Popen[str], str]:
@@ -49,7 +64,7 @@ def start_server(db: Path) -> tuple[subprocess.Popen[str], str]:
     raise RuntimeError("the server exited before it was listening")
 
 
-async def measure(call: Callable[[], Awaitable[Any]], requests: int, concurrency: int) -> tuple[float, float]:
+async def measure(call: Call, requests: int, concurrency: int) -> tuple[float, float]:
     """Run `requests` calls over `concurrency` tasks; return (requests/s, client CPU µs per request)."""
     remaining = requests
 
@@ -66,32 +81,57 @@ async def measure(call: Callable[[], Awaitable[Any]], requests: int, concurrency
     return requests / wall, cpu / requests * 1e6
 
 
-async def run_budai(
-    url: str, execution_id: str, requests: int, concurrency: int, connections: int
+def stock_converter() -> cattrs.Converter:
+    """What a careful user would write: a stock converter, ISO datetimes via fromisoformat."""
+    conv = cattrs.Converter()
+    conv.register_structure_hook(datetime, lambda value, _type: datetime.fromisoformat(value))
+    return conv
+
+
+async def run_client(
+    name: str, url: str, execution_id: str, args: argparse.Namespace, level: int
 ) -> tuple[float, float]:
-    async with AsyncBudClient(base_url=url, max_connections=connections) as client:
+    """Warm up, then measure one client at one concurrency."""
+    path = f"/budpipeline/executions/{execution_id}"
+    warm = min(args.requests, 1000)
+    if name == "budai_async":
+        async with AsyncBudClient(base_url=url, max_connections=args.connections) as client:
 
-        async def call() -> Any:
-            return await client.executions.get(execution_id)
+            async def budai() -> Any:
+                return await client.executions.get(execution_id)
 
-        await measure(call, min(requests, 2000), concurrency)  # warm-up: open the pool
-        return await measure(call, requests, concurrency)
+            await measure(budai, warm, level)
+            return await measure(budai, args.requests, level)
+    if name == "httpx":
+        limits = httpx.Limits(max_connections=args.connections, max_keepalive_connections=args.connections)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0) as hclient:
 
+            async def hx() -> Any:
+                response = await hclient.get(path)
+                response.raise_for_status()
+                return response.json()
 
-async def run_httpx(
-    url: str, execution_id: str, requests: int, concurrency: int, connections: int
-) -> tuple[float, float]:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0) as client:
-        path = f"/budpipeline/executions/{execution_id}"
+            await measure(hx, warm, level)
+            return await measure(hx, args.requests, level)
+    conv = stock_converter()
+    connector = aiohttp.TCPConnector(limit=args.connections)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        full = url + path
 
-        async def call() -> Any:
-            response = await client.get(path)
-            response.raise_for_status()
-            return response.json()
+        async def bare() -> Any:
+            async with session.get(full) as response:
+                body = await response.read()
+                if response.status != 200:
+                    raise RuntimeError(response.status)
+            if name == "aiohttp":
+                return body
+            data = json.loads(body)
+            if name == "aiohttp+json":
+                return data
+            return conv.structure(data, Execution)
 
-        await measure(call, min(requests, 2000), concurrency)
-        return await measure(call, requests, concurrency)
+        await measure(bare, warm, level)
+        return await measure(bare, args.requests, level)
 
 
 async def prepare(url: str) -> str:
@@ -101,15 +141,21 @@ async def prepare(url: str) -> str:
         return execution.id
 
 
+CLIENTS = ("aiohttp", "aiohttp+json", "aiohttp+json+cattrs", "budai_async", "httpx")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=5_000)
     parser.add_argument("--concurrency", default="1,64,512")
     parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--clients", default=",".join(CLIENTS))
     args = parser.parse_args()
     levels = [int(level) for level in args.concurrency.split(",")]
+    clients = args.clients.split(",")
 
     print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
     with tempfile.TemporaryDirectory() as tmp:
@@ -121,14 +167,25 @@ async def main() -> None:
                 f"{args.connections} connections max"
             )
             print(
-                f"{'concurrency':>11} | {'client':<12} | {'req/s':>8} | {'client CPU µs/req':>17} | vs httpx"
+                f"{'conc':>5} | {'round':>5} | {'client':<20} | {'req/s':>7} | {'CPU µs/req':>10} | load avg"
             )
+            summary: list[str] = []
             for level in levels:
-                ours = await run_budai(url, execution_id, args.requests, level, args.connections)
-                theirs = await run_httpx(url, execution_id, args.requests, level, args.connections)
-                for name, (rps, cpu) in (("budai_async", ours), ("httpx", theirs)):
-                    ratio = f"{rps / theirs[0]:.2f}x" if name == "budai_async" else ""
-                    print(f"{level:>11} | {name:<12} | {rps:>8.0f} | {cpu:>17.0f} | {ratio}")
+                cpu: dict[str, list[float]] = {name: [] for name in clients}
+                for rnd in range(1, args.repeat + 1):
+                    for name in clients:
+                        rps, us = await run_client(name, url, execution_id, args, level)
+                        cpu[name].append(us)
+                        load = os.getloadavg()[0]
+                        print(f"{level:>5} | {rnd:>5} | {name:<20} | {rps:>7.0f} | {us:>10.0f} | {load:.2f}")
+                med = {name: statistics.median(values) for name, values in cpu.items()}
+                base = med.get("aiohttp+json")
+                if base:
+                    parts = [f"{name} {med[name]:.0f} µs ({med[name] / base:.2f}x)" for name in clients]
+                    summary.append(f"concurrency {level}: " + ", ".join(parts))
+            print("median CPU µs/request, ratio to aiohttp+json (the headline limit):")
+            for line in summary:
+                print("  " + line)
         finally:
             server.terminate()
             server.wait(timeout=30)

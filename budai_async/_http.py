@@ -20,6 +20,7 @@ __all__ = ["HTTPTransport", "RawResponse", "Timeout", "TimeoutLike"]
 
 QueryParams = Sequence[tuple[str, str]]
 _TIMEOUT_CACHE_SIZE = 64
+_running_loop = asyncio.get_running_loop
 
 
 @attrs.frozen(kw_only=True)
@@ -93,6 +94,8 @@ class HTTPTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
+        self._last_timeout: Timeout | None = None
+        self._last_client_timeout = aiohttp.ClientTimeout(total=None)
 
     @property
     def closed(self) -> bool:
@@ -146,6 +149,15 @@ class HTTPTransport:
             )
         return session
 
+    def _client_timeout_for(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        client_timeout = self._timeouts.get(timeout)
+        if client_timeout is None:
+            if len(self._timeouts) >= _TIMEOUT_CACHE_SIZE:  # long-polls make many one-off values
+                self._timeouts.clear()
+            client_timeout = self._timeouts[timeout] = _client_timeout(timeout)
+        self._last_timeout, self._last_client_timeout = timeout, client_timeout
+        return client_timeout
+
     def connection_stats(self) -> dict[str, int]:
         """Open sockets of the pool: `in_use` (carrying a request) and `idle` (kept alive)."""
         session = self._session
@@ -166,12 +178,14 @@ class HTTPTransport:
         timeout: Timeout,  # noqa: ASYNC109 - per-attempt HTTP budget handed to aiohttp, not a wait
     ) -> RawResponse:
         """Send one request and read the whole answer; raises APIConnectionError / APITimeoutError."""
-        session = self._session_for_call()
-        client_timeout = self._timeouts.get(timeout)
-        if client_timeout is None:
-            if len(self._timeouts) >= _TIMEOUT_CACHE_SIZE:  # long-polls make many one-off values
-                self._timeouts.clear()
-            client_timeout = self._timeouts[timeout] = _client_timeout(timeout)
+        # Hot path: one loop look-up and plain attribute reads; the slow path opens or refuses.
+        session = self._session
+        if session is None or self._closed or _running_loop() is not self._loop:
+            session = self._session_for_call()
+        if timeout is self._last_timeout:  # the client's own Timeout object, call after call
+            client_timeout = self._last_client_timeout
+        else:
+            client_timeout = self._client_timeout_for(timeout)
         try:
             async with session.request(
                 method, url, params=params, headers=headers, data=body, timeout=client_timeout
