@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
-from budai_async._fastpath import fast_execution, fast_step, parse_datetime
+from budai_async._fastpath import fast_callback_event, fast_execution, fast_step, parse_datetime
 from budai_async.models import (
     Action,
     CallbackEvent,
@@ -74,6 +74,8 @@ def make_converter(*, fast_paths: bool = True) -> cattrs.Converter:
     if fast_paths:
         conv.register_structure_hook(StepRun, _fast_or(fast_step, make_dict_structure_fn(StepRun, conv)))
         conv.register_structure_hook(Execution, _fast_or(fast_execution, generic_execution))
+        generic_event = make_dict_structure_fn(CallbackEvent, conv)
+        conv.register_structure_hook(CallbackEvent, _fast_or(fast_callback_event, generic_event))
     conv.register_structure_hook(Pipeline, _structure_via(normalize_pipeline, Pipeline, conv))
     return conv
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
-from budai_async.models import Execution, ExecutionStatus, Priority, StepRun, StepStatus
+from budai_async.models import CallbackEvent, Execution, ExecutionStatus, Priority, StepRun, StepStatus
 
-__all__ = ["fast_execution", "fast_step", "parse_datetime"]
+__all__ = ["fast_callback_event", "fast_execution", "fast_step", "parse_datetime"]
 
 # Keys that `normalize_execution` reads to map another shape: their presence means "not ours".
 E = TypeVar("E", ExecutionStatus, StepStatus, Priority)
@@ -158,6 +158,39 @@ def fast_execution(data: Any) -> Execution | None:
             retry_of=_text(get("retry_of")),
             timeout_seconds=_seconds(get("timeout_seconds")),
             callbacks={} if callbacks is None else {str(k): str(v) for k, v in callbacks.items()},
+        )
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def fast_callback_event(data: Any) -> CallbackEvent | None:
+    """A `CallbackEvent` from a callback body (the receiver's hot path), or None for the generic path."""
+    if type(data) is not dict:
+        return None
+    get = data.get
+    kind, execution_id, error = get("type"), get("execution_id"), get("error")
+    outputs, params, tags = get("outputs", {}), get("params", {}), get("tags", [])
+    if (
+        type(kind) is not str
+        or type(execution_id) is not str
+        or (error is not None and type(error) is not str)
+        or type(outputs) is not dict
+        or type(params) is not dict
+        or type(tags) is not list
+    ):
+        return None
+    try:
+        return CallbackEvent(
+            type=kind,
+            execution_id=execution_id,
+            pipeline_id=_text(get("pipeline_id")),
+            status=_enum(ExecutionStatus, _EXECUTION_STATUS, get("status", ExecutionStatus.COMPLETED)),
+            outputs={str(key): item for key, item in outputs.items()},
+            error=error,
+            tags=[str(tag) for tag in tags],
+            params={str(key): item for key, item in params.items()},
+            completed_at=_when(get("completed_at")),
+            duration_seconds=_seconds(get("duration_seconds")),
         )
     except (TypeError, ValueError, OverflowError, OSError):
         return None

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from budai_async._convert import converter, make_converter, to_json_dict
-from budai_async._fastpath import fast_execution, fast_step, parse_datetime
-from budai_async.models import Execution, ExecutionStatus, Priority, StepRun, StepStatus
+from budai_async._fastpath import fast_callback_event, fast_execution, fast_step, parse_datetime
+from budai_async.models import CallbackEvent, Execution, ExecutionStatus, Priority, StepRun, StepStatus
 
 REFERENCE = make_converter(fast_paths=False)
 T0 = datetime(2026, 3, 14, 10, 0, 0, 123456, tzinfo=UTC)
@@ -171,3 +171,44 @@ def test_datetime_other_inputs() -> None:
         parse_datetime("yesterday")
     with pytest.raises(ValueError):
         parse_datetime([1])
+
+
+EVENT: dict[str, Any] = {
+    "type": "execution.completed",
+    "execution_id": "exec_1",
+    "pipeline_id": "pipe_1",
+    "status": "completed",
+    "outputs": {"answer": 42},
+    "error": None,
+    "tags": ["a"],
+    "params": {"p": 1},
+    "completed_at": "2025-01-01T00:00:00Z",
+    "duration_seconds": 1.5,
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "fast"),
+    [
+        ({}, True),
+        ({"status": "FAILED", "error": "boom", "duration_seconds": 2}, True),
+        ({"new_field": 1, "completed_at": None, "pipeline_id": None}, True),
+        ({"status": "paused"}, True),
+        ({"error": {"message": "x"}}, False),
+        ({"outputs": None}, False),
+        ({"tags": None}, False),
+        ({"tags": "a"}, False),
+        ({"execution_id": 5}, False),
+        ({"completed_at": "soon"}, False),
+    ],
+)
+def test_callback_events_match_the_generic_converter(changes: dict[str, Any], fast: bool) -> None:
+    data = {**EVENT, **changes}
+    assert (fast_callback_event(data) is not None) is fast
+    try:
+        expected: Any = REFERENCE.structure(copy.deepcopy(data), CallbackEvent)
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            converter.structure(copy.deepcopy(data), CallbackEvent)
+    else:
+        assert converter.structure(copy.deepcopy(data), CallbackEvent) == expected
