@@ -47,7 +47,7 @@ class LogSettings:
     flush_interval_seconds: float = attrs.field(default=0.05, validator=_positive)
     # Flush before the interval is up once this many lines wait.
     flush_batch_lines: int = attrs.field(default=5000, validator=_positive)
-    # Lines a stream subscriber may have queued before it is dropped as lagging (close 4008).
+    # Lines a stream subscriber may have queued; past it the stream catches up from the store.
     # Queued lines are shared with the bus, so the cost is a pointer per line per subscriber.
     subscriber_buffer_lines: int = attrs.field(default=50_000, validator=_positive)
     # Idle streams get a heartbeat frame (and a terminal-status check) this often.
@@ -58,7 +58,7 @@ class LogSettings:
     backlog_page_lines: int = attrs.field(default=5000, validator=_positive)
     # permessage-deflate when the client offers it (log text shrinks 5-10x; costs server CPU).
     compress: bool = True
-    # A frame (or close) a peer does not take within this long gets its connection cut.
+    # A frame a peer does not take within this long means it stopped reading: close 4008.
     send_timeout_seconds: float = attrs.field(default=30.0, validator=_positive)
     # Honour the stream's `drop_every=N` query parameter (reconnect tests only).
     test_hooks: bool = False
@@ -68,8 +68,9 @@ class Subscription:
     """One live reader of one execution: a bounded buffer of lines plus the terminal status.
 
     The bus calls `offer` and `finish` synchronously; the stream handler awaits `wait` and drains
-    with `take`. Past `limit` queued lines the subscription turns `lagging` and drops its buffer,
-    and the handler closes the socket so the client resumes from its last seq.
+    with `take`. Past `limit` queued lines the subscription turns `lagging` and drops its buffer
+    (memory stays bounded); the handler then reads the dropped lines back from the store and
+    calls `resume`.
     """
 
     def __init__(self, execution_id: str, log_filter: LogFilter, limit: int, snapshot: list[LogLine]) -> None:
@@ -95,6 +96,10 @@ class Subscription:
         else:
             self._lines.append(line)
         self._ready.set()
+
+    def resume(self) -> None:
+        """Buffer live lines again after an overflow (the handler reads the dropped ones back)."""
+        self.lagging = False
 
     def finish(self, status: str) -> None:
         """Mark the execution terminal; the handler sends `end` once the buffer is empty."""
