@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 _INFO_RANK = level_rank("info")
 _RANKS = {name: rank for rank, name in enumerate(LEVELS)}  # the fast path of `emit`
+_new_line = tuple.__new__  # a LogLine without the NamedTuple's Python-level __new__ (one per line)
 
 
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -80,6 +81,7 @@ class Subscription:
         # Lines held in memory (published, not yet committed) when the subscription started.
         self.snapshot = snapshot
         self.end_status: str | None = None
+        self._accept_all = log_filter.is_open  # the common case: no per-line filter call
         self.lagging = False
         self.peer_gone = False
         self.shutdown = False
@@ -88,14 +90,17 @@ class Subscription:
 
     def offer(self, line: LogLine) -> None:
         """Queue a live line if it passes the filter; overflow marks the subscription lagging."""
-        if self.lagging or not self.filter.accepts(line.rank, line.step_id, line.ts):
+        if self.lagging or not (self._accept_all or self.filter.accepts(line.rank, line.step_id, line.ts)):
             return
-        if len(self._lines) >= self.limit:
+        lines = self._lines
+        if len(lines) >= self.limit:
             self.lagging = True
-            self._lines.clear()
-        else:
-            self._lines.append(line)
-        self._ready.set()
+            lines.clear()
+            self._ready.set()
+            return
+        lines.append(line)
+        if len(lines) == 1:  # the handler only waits on an empty buffer
+            self._ready.set()
 
     def resume(self) -> None:
         """Buffer live lines again after an overflow (the handler reads the dropped ones back)."""
@@ -243,7 +248,7 @@ class LogBus:
         self, execution_id: str, channel: _Channel, ts: float, rank: int, step_id: str | None, text: str
     ) -> None:
         assert channel.next_seq is not None
-        line = LogLine(execution_id, channel.next_seq, ts, rank, step_id, text)
+        line = _new_line(LogLine, (execution_id, channel.next_seq, ts, rank, step_id, text))
         channel.next_seq += 1
         channel.unflushed.append(line)
         self._to_flush.append(line)
