@@ -188,11 +188,15 @@ def cpu_seconds(pid: int) -> float:
 class Server:
     """A server process under test; stopped (SIGTERM, then SIGKILL) by `close`."""
 
-    def __init__(self, name: str, command: list[str], port: int, cwd: str) -> None:
+    def __init__(
+        self, name: str, command: list[str], port: int, cwd: str, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.url = f"http://127.0.0.1:{port}"
         # cwd: a directory with no receiver.py in it (this file is one), so -m finds the package
-        self.proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
 
     def close(self) -> None:
         self.proc.terminate()
@@ -211,7 +215,7 @@ async def settle_cpu(session: aiohttp.ClientSession, server: Server, max_seconds
     last = cpu_seconds(server.proc.pid)
     while time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-        if server.name.startswith("receiver"):
+        if server.name != "plain_aiohttp":
             async with session.get(server.url + "/metrics") as response:
                 text = await response.text()
             gauges = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and line[0] != "#")
@@ -333,6 +337,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="paced requests per second")
     parser.add_argument("--paced-seconds", type=float, default=3.0, help="0 skips the paced run")
     parser.add_argument("--redis", default="", help="also measure the receiver on this Redis URL")
+    parser.add_argument(
+        "--baseline-src",
+        default="",
+        help="also measure the SQLite receiver of another checkout (e.g. the main branch) in the same run",
+    )
     args = parser.parse_args()
     secret = generate_secret()
     with tempfile.TemporaryDirectory() as workdir:
@@ -348,6 +357,15 @@ def main() -> None:
                 workdir,
             )
         ]
+        if args.baseline_src:
+            port = free_port()
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([workdir, args.baseline_src])}
+            command = [
+                sys.executable, "-m", "receiver", "--secret", secret, "--handlers", "bench_handlers:handlers",
+                "--store", f"sqlite:///{workdir}/baseline.db", "--port", str(port), "--log-level", "WARNING",
+                "--queue-limit", "100000",
+            ]  # fmt: skip
+            servers.append(Server("baseline_sqlite", command, port, workdir, env))
         stores = [("receiver_sqlite", f"sqlite:///{workdir}/bench.db")]
         prefix = f"budai-bench:{uuid.uuid4().hex}:"  # a key space of its own, deleted at the end
         if args.redis:
