@@ -146,6 +146,34 @@ async def prepare(url: str) -> str:
 CLIENTS = ("aiohttp", "aiohttp+json", "aiohttp+json+cattrs", "budai_async", "httpx")
 
 
+async def parse_costs(url: str, execution_id: str) -> None:
+    """CPU µs to turn the server's execution body into an `Execution`, in this process (timeit,
+    best of 50 short runs, so a busy machine disturbs it less): our converter (fast path), the same
+    converter without it (the generic path it falls back to), and a stock cattrs converter;
+    json.loads alone for scale."""
+    import timeit
+
+    from budai_async._convert import converter, make_converter
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{url}/budpipeline/executions/{execution_id}") as r,
+    ):
+        body = await r.read()
+    data = json.loads(body)
+    reference, stock = make_converter(fast_paths=False), stock_converter()
+    rows = {
+        "json.loads": lambda: json.loads(body),
+        "fast path (budai_async)": lambda: converter.structure(data, Execution),
+        "generic path (fallback)": lambda: reference.structure(data, Execution),
+        "stock cattrs": lambda: stock.structure(data, Execution),
+    }
+    print(f"structuring one execution ({len(body)} bytes of JSON), µs, best of 50 x 200:")
+    for name, call in rows.items():
+        best = min(timeit.repeat(call, number=200, repeat=50)) / 200 * 1e6
+        print(f"  {name:<24} {best:6.1f}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -156,6 +184,7 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--clients", default=",".join(CLIENTS))
     parser.add_argument("--httpx-requests", type=int, default=500, help="requests per httpx row")
+    parser.add_argument("--parse-only", action="store_true", help="only the in-process structuring costs")
     args = parser.parse_args()
     levels = [int(level) for level in args.concurrency.split(",")]
     clients = args.clients.split(",")
@@ -165,6 +194,9 @@ async def main() -> None:
         server, url = start_server(Path(tmp) / "bench.db")
         try:
             execution_id = await prepare(url)
+            await parse_costs(url, execution_id)
+            if args.parse_only:
+                return
             print(
                 f"server: {url} (separate process), {args.requests} requests per row, "
                 f"{args.connections} connections max"
