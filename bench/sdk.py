@@ -7,6 +7,8 @@ tasks after a warm-up; every client gets the same connection limit (`--connectio
 
 - ``aiohttp``: bare ``aiohttp.ClientSession`` GET + ``read()``: the limit (HTTP only);
 - ``aiohttp+json``: the same + ``json.loads``: the headline baseline (HTTP and JSON);
+- ``aiohttp+json+timeouts``: the same with the SDK's default timeouts (``sock_connect=10``,
+  ``sock_read=60``, no total): what the read timeout alone costs in aiohttp's timer handling;
 - ``aiohttp+json+cattrs``: the same + a stock ``cattrs.Converter`` into the same `Execution` model;
 - ``budai_async``: ``await client.executions.get(id)`` -> a typed `Execution` (retries, errors, model);
 - ``httpx``: ``(await client.get(path)).json()`` on an ``httpx.AsyncClient`` (kept as a peer).
@@ -117,7 +119,10 @@ async def run_client(
             return await measure(hx, requests, level)
     conv = stock_converter()
     connector = aiohttp.TCPConnector(limit=args.connections)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    timeout = aiohttp.ClientTimeout()  # aiohttp's default: total 300 s, no read timeout
+    if name == "aiohttp+json+timeouts":
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         full = url + path
 
         async def bare() -> Any:
@@ -128,7 +133,7 @@ async def run_client(
             if name == "aiohttp":
                 return body
             data = json.loads(body)
-            if name == "aiohttp+json":
+            if name in ("aiohttp+json", "aiohttp+json+timeouts"):
                 return data
             return conv.structure(data, Execution)
 
@@ -143,7 +148,7 @@ async def prepare(url: str) -> str:
         return execution.id
 
 
-CLIENTS = ("aiohttp", "aiohttp+json", "aiohttp+json+cattrs", "budai_async", "httpx")
+CLIENTS = ("aiohttp", "aiohttp+json", "aiohttp+json+timeouts", "aiohttp+json+cattrs", "budai_async", "httpx")
 
 
 async def parse_costs(url: str, execution_id: str) -> None:
