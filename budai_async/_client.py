@@ -208,13 +208,12 @@ class AsyncBudClient:
         # Happy path: one attempt and nothing else (no retry frames, no per-call closures).
         try:
             return await call.attempt(missing_ok=False)
-        except (APIConnectionError, APIStatusError) as first:
-            policy = (
-                self._policy if max_retries is None else attrs.evolve(self._policy, max_retries=max_retries)
-            )
-            if policy.max_retries == 0:
-                raise
-            return await _retry(call, first, policy, missing_ok_after_retry=missing_ok_after_retry)
+        except (APIConnectionError, APIStatusError) as error:
+            first = error  # retried below, outside this handler, so later errors do not chain to it
+        policy = self._policy if max_retries is None else attrs.evolve(self._policy, max_retries=max_retries)
+        if policy.max_retries == 0:
+            raise first
+        return await _retry(call, first, policy, missing_ok_after_retry=missing_ok_after_retry)
 
 
 @attrs.define(slots=True)
