@@ -11,7 +11,10 @@ tasks after a warm-up; every client gets the same connection limit (`--connectio
   ``sock_read=60``, no total): what the read timeout alone costs in aiohttp's timer handling;
 - ``aiohttp+json+cattrs``: the same + a stock ``cattrs.Converter`` into the same `Execution` model;
 - ``budai_async``: ``await client.executions.get(id)`` -> a typed `Execution` (retries, errors, model);
-- ``httpx``: ``(await client.get(path)).json()`` on an ``httpx.AsyncClient`` (kept as a peer).
+- ``httpx``: ``(await client.get(path)).json()`` on an ``httpx.AsyncClient`` (kept as a peer);
+- ``BudClient`` (concurrency 1 only, `--sync-rounds`): ``client.executions.get(id)`` on the blocking
+  client, called from a plain thread, in blocks alternating with blocks of ``AsyncBudClient`` calls;
+  its CPU includes its private loop thread (process time counts every thread).
 
 The headline ratio is budai_async CPU µs/request over aiohttp+json's, per concurrency. Rows of one
 concurrency run back to back and `--repeat` times (clients in turn), so ratios compare like with like
@@ -44,7 +47,7 @@ import aiohttp
 import cattrs
 import httpx
 
-from budai_async import AsyncBudClient
+from budai_async import AsyncBudClient, BudClient
 from budai_async.models import Execution
 
 STEPS = {"steps": [{"id": "out", "action": "set_output", "params": {"values": {"ok": True}}}]}
@@ -141,6 +144,39 @@ async def run_client(
         return await measure(bare, args.requests, level)
 
 
+def measure_sync(client: BudClient, execution_id: str, count: int) -> tuple[float, float]:
+    """`count` blocking calls from this (loop-free) thread; (requests/s, client CPU µs per request)."""
+    gc.collect()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(count):
+        client.executions.get(execution_id)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return count / wall, cpu / count * 1e6
+
+
+async def compare_sync(url: str, execution_id: str, requests: int, rounds: int) -> list[tuple[float, float]]:
+    """Concurrency 1, `rounds` alternations of async and sync blocks; (async CPU, sync CPU) per round.
+
+    Alternating in one run keeps both clients under the same machine load (a shared machine's load
+    moves by more than the difference measured here).
+    """
+    per_round = max(requests // rounds, 1)
+    results: list[tuple[float, float]] = []
+    with BudClient(base_url=url) as sync_client:
+        async with AsyncBudClient(base_url=url) as async_client:
+
+            async def call() -> Any:
+                return await async_client.executions.get(execution_id)
+
+            await measure(call, min(per_round, 500), 1)  # warm-up both pools
+            await asyncio.to_thread(measure_sync, sync_client, execution_id, min(per_round, 500))
+            for _ in range(rounds):
+                _rps, async_cpu = await measure(call, per_round, 1)
+                _rps, sync_cpu = await asyncio.to_thread(measure_sync, sync_client, execution_id, per_round)
+                results.append((async_cpu, sync_cpu))
+    return results
+
+
 async def prepare(url: str) -> str:
     async with AsyncBudClient(base_url=url) as client:
         pipeline = await client.pipelines.create(name="bench", definition=STEPS)
@@ -190,6 +226,9 @@ async def main() -> None:
     parser.add_argument("--clients", default=",".join(CLIENTS))
     parser.add_argument("--httpx-requests", type=int, default=500, help="requests per httpx row")
     parser.add_argument("--parse-only", action="store_true", help="only the in-process structuring costs")
+    parser.add_argument(
+        "--sync-rounds", type=int, default=0, help="BudClient vs AsyncBudClient rounds (0: skip)"
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.concurrency.split(",")]
     clients = args.clients.split(",")
@@ -230,6 +269,17 @@ async def main() -> None:
             print("median CPU µs/request, ratio to aiohttp+json (the headline limit):")
             for line in summary:
                 print("  " + line)
+            if 1 in levels and args.sync_rounds:  # BudClient blocks: one call at a time per thread
+                rounds = await compare_sync(url, execution_id, args.requests, args.sync_rounds)
+                print("BudClient vs AsyncBudClient at concurrency 1, alternating blocks (client CPU µs/req):")
+                for n, (async_cpu, sync_cpu) in enumerate(rounds, 1):
+                    print(
+                        f"  round {n}: async {async_cpu:.0f}, sync {sync_cpu:.0f} "
+                        f"-> {sync_cpu / async_cpu:.2f}x"
+                    )
+                ratios = sorted(sync_cpu / async_cpu for async_cpu, sync_cpu in rounds)
+                median = statistics.median(ratios)
+                print(f"  median {median:.2f}x (min {ratios[0]:.2f}x, max {ratios[-1]:.2f}x)")
         finally:
             server.terminate()
             server.wait(timeout=30)

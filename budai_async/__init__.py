@@ -1,6 +1,7 @@
 """budai_async: the asyncio SDK for BudAI pipelines.
 
-``async with AsyncBudClient() as client: await client.executions.create(pipeline_id, wait=True)``
+``async with AsyncBudClient() as client: await client.executions.create(pipeline_id, wait=True)``;
+``with BudClient() as client: client.executions.create(pipeline_id, wait=True)`` is its blocking twin.
 
 `RetryPolicy` is how the client retries HTTP calls; `Retry` is a pipeline step's retry in the DSL
 (`PipelineBuilder`, `actions`, `params`).
@@ -9,6 +10,7 @@
 from budai_async._client import AsyncBudClient
 from budai_async._http import Timeout
 from budai_async._retry import RetryPolicy
+from budai_async._sync import BudClient, EventLoopError, SyncPager, SyncStream
 from budai_async._version import __version__
 from budai_async.batch.result import (
     BatchCounts,
@@ -51,6 +53,18 @@ from budai_async.models import (
 )
 from budai_async.pagination import AsyncPager, PageList
 from budai_async.pipeline.dsl import PipelineBuilder, Retry, actions, params
+from budai_async.trigger_models import (
+    EventFiring,
+    EventTrigger,
+    EventType,
+    Schedule,
+    ScheduleRun,
+    ScheduleStatus,
+    ScheduleTiming,
+    WebhookSecret,
+    WebhookTrigger,
+    WebhookTriggerResult,
+)
 from budai_async.webhooks import WebhookVerificationError
 
 __all__ = [
@@ -68,9 +82,14 @@ __all__ = [
     "BatchItem",
     "BatchProgress",
     "BatchResult",
+    "BudClient",
     "BudError",
     "CallbackEvent",
     "ConflictError",
+    "EventFiring",
+    "EventLoopError",
+    "EventTrigger",
+    "EventType",
     "Execution",
     "ExecutionStatus",
     "InternalServerError",
@@ -86,14 +105,23 @@ __all__ = [
     "RateLimitError",
     "Retry",
     "RetryPolicy",
+    "Schedule",
+    "ScheduleRun",
+    "ScheduleStatus",
+    "ScheduleTiming",
     "StepRun",
     "StepStatus",
+    "SyncPager",
+    "SyncStream",
     "Timeout",
     "TimeoutError",
     "UnprocessableEntityError",
     "ValidationError",
     "ValidationIssue",
     "ValidationResult",
+    "WebhookSecret",
+    "WebhookTrigger",
+    "WebhookTriggerResult",
     "WebhookVerificationError",
     "__version__",
     "actions",

@@ -1,10 +1,11 @@
 """The main job, end to end on one machine: `make demo`.
 
-Starts the local BudAI server and the webhook receiver (with `demo_handlers`) as child processes on
-a scratch SQLite directory, creates the guide's "Deploy Model" and "Resilient Deployment" pipelines,
-runs them, fans out a batch of executions with a live progress bar and callbacks, follows one
-execution's logs live, shows what the receiver's handlers got, prints a summary, and stops every
-process it started.
+Starts the local BudAI server (with the guide's sample data, `--guide-fixtures`) and the webhook
+receiver (with `demo_handlers`) as child processes on a scratch SQLite directory, runs a few of the
+guide's snippets as written with the blocking `BudClient`, creates the guide's "Deploy Model"
+and "Resilient Deployment" pipelines, runs them, fans out a batch of executions with a live
+progress bar and callbacks, follows one execution's logs live, shows what the receiver's handlers
+got, prints a summary, and stops every process it started.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from budai_async import AsyncBudClient
+from budai_async import AsyncBudClient, BudClient
 from budai_async.batch.result import BatchProgress
 from budai_async.webhooks import generate_secret
 
@@ -183,6 +184,7 @@ async def run_demo(scratch: Path) -> int:
             "--max-concurrent-executions", "16",
             "--inventory-latency", "0.02",
             "--callback-retry-schedule", "0,0.2,0.5,1,2",
+            "--guide-fixtures",
         )  # fmt: skip
         await children.start(
             "receiver",
@@ -198,10 +200,32 @@ async def run_demo(scratch: Path) -> int:
         base_url = f"http://127.0.0.1:{server_port}"
         hook = f"http://127.0.0.1:{receiver_port}/webhooks"
         console.rule(f"[bold]budai demo[/bold]  server {base_url}  receiver {hook}")
+        console.rule("the guide as written: BudClient on the guide's sample ids")
+        for line in await asyncio.to_thread(guide_as_written, base_url):
+            console.print(f"  {line}", highlight=False)
         async with AsyncBudClient(base_url=base_url) as client:
             return await _scenario(client, hook, events_file)
     finally:
         await children.stop_all()
+
+
+def guide_as_written(base_url: str) -> list[str]:
+    """A few of the guide's snippets with the blocking client (run in a thread: it blocks)."""
+    shown: list[str] = []
+    with BudClient(base_url=base_url) as client:
+        client.executions.wait_all(["exec_abc121", "exec_abc122", "exec_abc123"], timeout=30)
+        for pipeline in client.pipelines.list():
+            shown.append(f"{pipeline.id}: {pipeline.name}")
+        execution = client.executions.get("exec_abc123")
+        shown.append(f"exec_abc123: {execution.status}, deployment {execution.outputs.get('deployment_id')}")
+        history = client.executions.list(
+            pipeline_id="pipe_abc123", limit=10, sort_by="created_at", sort_order="desc"
+        )
+        total = len(history)
+        successful = len([e for e in history if e.status == "completed"])
+        success_rate = (successful / total) * 100
+        shown.append(f"Success rate: {success_rate:.1f}%")
+    return shown
 
 
 async def _scenario(client: AsyncBudClient, hook: str, events_file: Path) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from budai_server.openapi.cleanup_paths import cleanup_paths
 from budai_server.openapi.execution_paths import (
     EXAMPLE_DEFINITION,
     execution_create_paths,
@@ -24,6 +25,7 @@ from budai_server.openapi.operations import (
     websocket,
 )
 from budai_server.openapi.schema import Schema, ref
+from budai_server.openapi.trigger_paths import trigger_paths
 from budai_server.routes.watch import MAX_IDS_PER_MESSAGE
 
 __all__ = ["paths"]
@@ -273,6 +275,9 @@ def paths() -> dict[str, Any]:
         log_paths(),
         _fan_out_paths(),
         _action_paths(),
+        trigger_paths(),
+        cleanup_paths(),
     ):
-        found.update(part)
+        for path, methods in part.items():
+            found.setdefault(path, {}).update(methods)
     return found

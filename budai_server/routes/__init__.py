@@ -11,7 +11,20 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from budai_server.routes import actions, batch, callbacks, executions, health, logs, openapi, pipelines
+from budai_server.routes import (
+    actions,
+    batch,
+    callbacks,
+    cleanup,
+    event_triggers,
+    executions,
+    health,
+    logs,
+    openapi,
+    pipelines,
+    schedules,
+    webhook_triggers,
+)
 
 __all__ = ["ROUTE_SETUPS"]
 
@@ -19,9 +32,13 @@ ROUTE_SETUPS: list[Callable[[web.Application], None]] = [
     health.setup,
     pipelines.setup,
     executions.setup,
+    cleanup.setup,
     actions.setup,
     logs.setup,
     batch.setup,
     callbacks.setup,
+    schedules.setup,
+    webhook_triggers.setup,
+    event_triggers.setup,
     openapi.setup,
 ]

@@ -28,7 +28,9 @@ PIPELINE_STATUSES = ("draft", "active", "archived")
 DEFINITION_ALIASES = ("definition", "dag")
 _FIELDS = frozenset({"name", "description", "tags", "status", *DEFINITION_ALIASES})
 MAX_PAGE = 1000
-PIPELINE_PATH = "/budpipeline/{pipeline_id:(?!(?:executions|actions|run|validate)$)[^{}/]+}"
+PIPELINE_PATH = (
+    "/budpipeline/{pipeline_id:(?!(?:executions|actions|run|validate|schedules|webhooks|trigger)$)[^{}/]+}"
+)
 
 
 def definition_field(fields: Fields, names: tuple[str, ...], *, required: bool) -> tuple[str, Any]:

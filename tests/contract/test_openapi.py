@@ -100,6 +100,8 @@ def test_operations_are_named_once_and_every_reference_resolves() -> None:
         ("PATCH", "/budpipeline/actions", "GET,HEAD"),
         ("GET", "/budpipeline/validate", "POST"),
         ("GET", "/budpipeline/executions/wait", "POST"),
+        ("GET", "/budpipeline/executions/delete", "POST"),
+        ("DELETE", "/budpipeline/executions/delete", "POST"),
         ("POST", "/budpipeline/executions/watch", "GET,HEAD"),
     ],
 )
@@ -201,9 +203,7 @@ SAMPLES: list[Any] = [
     ),
     LogEntry(seq=1, timestamp=NOW, message="hi", step_id="a", execution_id="exec_1"),
     Action(type="log", aliases=["print"], params_schema={"type": "object"}, outputs=["logged"]),
-    ValidationResult(
-        valid=False, errors=[ValidationIssue(path="$.steps", message="missing", code="missing")]
-    ),
+    ValidationResult(valid=False, errors=[ValidationIssue(path="steps", message="missing", code="missing")]),
 ]
 
 
@@ -275,11 +275,13 @@ async def test_schemathesis_finds_no_contract_breach(make_bud_server: Any, tmp_p
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        output, _ = await asyncio.wait_for(process.communicate(), 240)
+        output, _ = await asyncio.wait_for(process.communicate(), 480)
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
     text = output.decode(errors="replace")
     assert process.returncode == 0, text[-12_000:]
-    assert "Tested: 25" in text or "Tested: 26" in text, text[-3_000:]
+    count = len(list(operations(build_document())))
+    # Every operation is tested (one websocket route may be left out by a run).
+    assert f"Tested: {count}" in text or f"Tested: {count - 1}" in text, text[-3_000:]

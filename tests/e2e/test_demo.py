@@ -41,6 +41,9 @@ async def test_demo_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
     text = out.decode()
     assert proc.returncode == 0, text
     assert "Deploy Model -> completed" in text
+    # the guide's snippets, with BudClient, on the server's --guide-fixtures
+    assert "pipe_abc123: Deploy Model" in text and "Success rate: 66.7%" in text
+    assert re.search(r"exec_abc123: completed, deployment deploy_\w+", text), text
     assert "model_id" in text and "deployment_id" in text
     # the followed run's log lines came live, in order, ending with the execution's end
     seqs = [int(m) for m in re.findall(r"^\s+(\d+) (?:info|debug|warning|error)", text, re.MULTILINE)]

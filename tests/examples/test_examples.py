@@ -38,6 +38,12 @@ EXPECTED: dict[str, list[str]] = {
         r"branch taken: on_true",
         r"path_b: skipped \(branch_not_taken\)",
     ],
+    "schedules_and_triggers.py": [
+        r"schedule cron '0 2 \* \* 1-5': next 2 runs in UTC",
+        r"webhook answered 202: started exec_",
+        r"train: completed, model from-ci-v2",
+        r"deploy: completed, deployed from-ci-v2",
+    ],
     "list_pipelines.py": [
         r"total: 3",
         r"matching 'deploy': \['deploy llama', 'deploy mistral'\]",
@@ -46,6 +52,14 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "get_pipeline.py": [r"Name: Deploy Model", r"Created: \d{4}-\d\d-\d\d", r"Steps: 2", r"Status: active"],
     "update_pipeline.py": [r"version 2: 2 steps", r"version 3: 'New Pipeline Name' - Updated description"],
+    "cleanup.py": [
+        r"deleted exec_\w+",
+        r"not while running: execution_not_finished",
+        r"failed executions that would go: 2",
+        r"deleted failed: 2",
+        r"deleted older than the cutoff: 2",
+        r"left: \['running'\]",
+    ],
     "delete_pipeline.py": [
         r"deleted pipe_\w+",
         r"pipeline gone: pipeline 'pipe_\w+' not found",
@@ -100,7 +114,7 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "cancel_execution.py": [r"^cancelled$", r"second cancel refused: execution 'exec_\w+' already ended"],
     "retry_execution.py": [
-        r"first run: failed \(step 'give_up' failed: cluster unhealthy\)",
+        r"first run: failed \(step 'check' failed: cluster 'cluster_unknown' is not known\)",
         r"retry of exec_\w+ with \{'cluster_id': 'cluster_unknown'\}",
         r"retry on cluster_prod: completed",
     ],
@@ -141,6 +155,20 @@ EXPECTED: dict[str, list[str]] = {
         r"ran exec_\w+: completed, exec_\w+: failed",
         r"on_(complete|failure): exec_\w+ (completed https://|failed .*model_missing)",
         r"on_(complete|failure): exec_\w+ (completed https://|failed .*model_missing)",
+    ],
+    "sync_client.py": [
+        r"Pipeline created: pipe_\w+",
+        r"Status: completed",
+        r"live: Processing started",
+        r"live: all done",
+        r"runs: 2 \(",
+        r"threads: 4 completed",
+        r"not found: HTTP 404",
+    ],
+    "sync_batch.py": [
+        r"created: 3",
+        r"ended: cluster_\w+ (completed|failed)",
+        r"in input order: \['completed', 'completed', 'failed'\]",
     ],
     "dsl.py": [
         r"valid: True",

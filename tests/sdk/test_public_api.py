@@ -51,3 +51,11 @@ def test_guide_imports_work() -> None:
 def test_models_are_the_shared_ones() -> None:
     for name in ("Pipeline", "Execution", "StepRun", "LogEntry", "Action", "ValidationResult"):
         assert getattr(budai_async, name) is getattr(models, name)
+
+
+def test_the_guide_import_line_gives_the_sync_client() -> None:
+    from budai_async import BudClient, EventLoopError, NotFoundError, TimeoutError
+
+    assert BudClient is budai_async._sync.client.BudClient
+    assert issubclass(EventLoopError, budai_async.BudError) and issubclass(EventLoopError, RuntimeError)
+    assert (NotFoundError, TimeoutError) == (errors.NotFoundError, errors.TimeoutError)
