@@ -5,13 +5,16 @@ SQLite file, `--max-concurrent-executions` run slots) and in its own client proc
 peak RSS (``ru_maxrss``) of one variant is not inflated by another:
 
 - ``batch``  -- `create_many(..., wait=True)`: batch endpoint chunks, one status websocket;
+- ``bounded`` -- the honest peer a careful user writes without the batch API: `create` with at most
+  64 calls in flight (a semaphore), then one status watch (`wait_all`: one websocket for all ids);
 - ``guide``  -- the guide's pattern: `create(wait=False)` in a loop, then every 5 s `get` every
   execution until none is pending or running;
 - ``gather`` -- a naive `asyncio.gather` of N `create` calls, then a `gather` of N `wait` calls.
 
 Usage (figures go to docs/batch.md, "Benchmarks"):
 
-    .venv/bin/python bench/fanout.py [--executions 10000] [--slots 256] [--variants batch,guide,gather]
+    .venv/bin/python bench/fanout.py [--executions 10000] [--slots 256]
+        [--variants batch,bounded,guide,gather]
 
 A variant is stopped after `--max-seconds` (reported as a timeout). Prints a table and, with
 `--json`, one JSON object per variant.
@@ -33,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 NOOP = {"steps": [{"id": "out", "action": "set_output", "params": {"values": {"n": "{{ params.n }}"}}}]}
-VARIANTS = ("batch", "guide", "gather")
+VARIANTS = ("batch", "bounded", "guide", "gather")
+BOUNDED_CONCURRENCY = 64  # in-flight `create` calls of the honest peer (the client's pool is 100)
 
 
 # ------------------------------------------------------------------------------ client side (child)
@@ -46,6 +50,20 @@ async def _variant_batch(client: Any, pipeline_id: str, n: int) -> int:
         client, pipeline_id, ({"n": i} for i in range(n)), concurrency=4, chunk_size=500, wait=True
     )
     return result.counts.completed
+
+
+async def _variant_bounded(client: Any, pipeline_id: str, n: int) -> int:
+    from budai_async.batch import wait_all
+
+    gate = asyncio.Semaphore(BOUNDED_CONCURRENCY)
+
+    async def one(i: int) -> Any:
+        async with gate:
+            return await client.executions.create(pipeline_id, params={"n": i})
+
+    created = await asyncio.gather(*(one(i) for i in range(n)))
+    done = await wait_all(client, created)
+    return sum(1 for e in done if e.status == "completed")
 
 
 async def _variant_guide(client: Any, pipeline_id: str, n: int) -> int:
@@ -71,7 +89,12 @@ async def _run_child(variant: str, url: str, n: int, max_seconds: float) -> dict
 
     async with AsyncBudClient(base_url=url) as client:
         pipeline = await client.pipelines.create(name=f"noop-{variant}", definition=NOOP)
-        runner = {"batch": _variant_batch, "guide": _variant_guide, "gather": _variant_gather}[variant]
+        runner = {
+            "batch": _variant_batch,
+            "bounded": _variant_bounded,
+            "guide": _variant_guide,
+            "gather": _variant_gather,
+        }[variant]
         started = time.perf_counter()
         try:
             async with asyncio.timeout(max_seconds):
@@ -175,24 +198,27 @@ def _run_variant(variant: str, args: argparse.Namespace) -> dict[str, Any]:
                 server.kill()
 
 
+def _speedup(peer: dict[str, Any] | None, r: dict[str, Any]) -> str:
+    if peer is None or peer["timed_out"] or r["timed_out"] or not r["wall_seconds"]:
+        return "-"
+    return f"{peer['wall_seconds'] / r['wall_seconds']:.2f}x"
+
+
 def _table(results: list[dict[str, Any]]) -> str:
-    guide = next((r for r in results if r["variant"] == "guide" and not r["timed_out"]), None)
+    by_name = {r["variant"]: r for r in results}
+    bounded = by_name.get("bounded")
     lines = [
         "| variant | executions | wall s | executions/s | client peak RSS MB | client CPU s | load 1m "
-        "| vs guide |",
-        "|---|---|---|---|---|---|---|---|",
+        "| speed vs bounded | RSS vs bounded | vs guide |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        speedup = (
-            f"{guide['wall_seconds'] / r['wall_seconds']:.1f}x"
-            if guide is not None and not r["timed_out"] and r["wall_seconds"]
-            else "-"
-        )
+        rss = f"{r['client_peak_rss_mb'] / bounded['client_peak_rss_mb']:.2f}" if bounded else "-"
         wall = "timeout" if r["timed_out"] else r["wall_seconds"]
         lines.append(
             f"| {r['variant']} | {r['completed']}/{r['executions']} | {wall} | "
             f"{r['executions_per_second'] or '-'} | {r['client_peak_rss_mb']} | {r['client_cpu_seconds']} | "
-            f"{r['load_average_1m']} | {speedup} |"
+            f"{r['load_average_1m']} | {_speedup(bounded, r)} | {rss} | {_speedup(by_name.get('guide'), r)} |"
         )
     return "\n".join(lines)
 

@@ -8,12 +8,16 @@ its own process, and drives both from this process with the same pre-signed requ
   bounded by `--max-seconds`), alternating between the two servers; the median round is reported;
 - latency: a paced `--rate` per second for `--paced-seconds`, reporting p50/p90/p99/max.
 
-Besides requests per wall-clock second it reports requests per CPU-second of the server process
-(all threads, from /proc), which background load on a shared machine disturbs much less.
+The headline is capacity per server CPU-second: the server process's CPU (all threads, from /proc)
+from a round's first request until the work it caused is done (the receiver dispatches handlers
+after acknowledging, so that CPU counts too), per request, against the plain app's. On this 2-core
+machine the load generator, not the plain app, sets the wall-clock ceiling, and background load
+moves wall time much more than CPU time. `--redis URL` adds the receiver on a Redis store.
 
 Every request is bounded in count and time; the run stops by itself. Usage:
 
-    .venv/bin/python bench/receiver.py [--requests 20000] [--rounds 3] [--concurrency 64] [--rate 1000]
+    .venv/bin/python bench/receiver.py [--requests 10000] [--rounds 3] [--concurrency 64] [--rate 1000]
+        [--paced-seconds 3] [--redis redis://127.0.0.1:6379/0]
 """
 
 from __future__ import annotations
@@ -184,11 +188,15 @@ def cpu_seconds(pid: int) -> float:
 class Server:
     """A server process under test; stopped (SIGTERM, then SIGKILL) by `close`."""
 
-    def __init__(self, name: str, command: list[str], port: int, cwd: str) -> None:
+    def __init__(
+        self, name: str, command: list[str], port: int, cwd: str, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.url = f"http://127.0.0.1:{port}"
         # cwd: a directory with no receiver.py in it (this file is one), so -m finds the package
-        self.proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
 
     def close(self) -> None:
         self.proc.terminate()
@@ -199,9 +207,34 @@ class Server:
             self.proc.wait()
 
 
+async def settle_cpu(session: aiohttp.ClientSession, server: Server, max_seconds: float = 10.0) -> None:
+    """Wait until the server has finished the work the round left behind (the receiver dispatches
+    handlers after acknowledging): its queue is empty and nothing is in flight, or, for the plain
+    app, its CPU time has stopped moving."""
+    deadline = time.monotonic() + max_seconds
+    last = cpu_seconds(server.proc.pid)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        if server.name != "plain_aiohttp":
+            async with session.get(server.url + "/metrics") as response:
+                text = await response.text()
+            gauges = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and line[0] != "#")
+            if (
+                float(gauges.get("budai_receiver_queue_depth", 1)) == 0
+                and float(gauges.get("budai_receiver_in_flight", 1)) == 0
+            ):
+                return
+        else:
+            now = cpu_seconds(server.proc.pid)
+            if now == last:
+                return
+            last = now
+
+
 async def run(servers: list[Server], args: argparse.Namespace, secret: str) -> dict[str, dict[str, Any]]:
     """Alternate throughput rounds between the servers (so background load hits both alike), then
-    measure paced latency on each; the throughput reported is the median round."""
+    measure paced latency on each. Each round's server CPU runs from its first request until the
+    work it caused is done (handlers dispatched after the acks count too)."""
     results: dict[str, dict[str, Any]] = {server.name: {"rounds": []} for server in servers}
     connector = aiohttp.TCPConnector(limit=max(args.concurrency, 256))
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -210,77 +243,149 @@ async def run(servers: list[Server], args: argparse.Namespace, secret: str) -> d
             await throughput(
                 session, server.url, make_requests(secret, 1000), args.concurrency, 10
             )  # warm-up
+            await settle_cpu(session, server)
         for _ in range(args.rounds):
             for server in servers:
                 requests = make_requests(secret, args.requests)
                 cpu_before = cpu_seconds(server.proc.pid)
                 outcome = await throughput(session, server.url, requests, args.concurrency, args.max_seconds)
+                in_round = cpu_seconds(server.proc.pid) - cpu_before
+                await settle_cpu(session, server)
                 cpu = cpu_seconds(server.proc.pid) - cpu_before
-                outcome["server_cpu_seconds"] = round(cpu, 2)
+                outcome["server_cpu_seconds"] = round(cpu, 3)
+                outcome["server_cpu_after_round"] = round(cpu - in_round, 3)
+                outcome["server_cpu_us_per_request"] = round(cpu / outcome["requests"] * 1e6, 1)
                 outcome["per_server_cpu_second"] = round(outcome["requests"] / cpu, 1) if cpu else None
+                outcome["load"] = round(os.getloadavg()[0], 2)
                 results[server.name]["rounds"].append(outcome)
-                await asyncio.sleep(0.5)
         for server in servers:
             result = results[server.name]
             result["per_second_median"] = statistics.median(r["per_second"] for r in result["rounds"])
-            result["per_server_cpu_second_median"] = statistics.median(
-                r["per_server_cpu_second"] for r in result["rounds"]
+            result["cpu_us_median"] = statistics.median(
+                r["server_cpu_us_per_request"] for r in result["rounds"]
             )
             count = int(args.rate * args.paced_seconds)
-            result["paced"] = await paced(session, server.url, make_requests(secret, count), args.rate)
-            await asyncio.sleep(0.5)
+            if count:
+                result["paced"] = await paced(session, server.url, make_requests(secret, count), args.rate)
     return results
+
+
+def report(results: dict[str, dict[str, Any]], command: str) -> None:
+    """Rounds, then each receiver's capacity as a share of the plain app's, per server CPU-second."""
+    print(f"$ {command}")
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(
+        f"{'round':>5}  {'server':<16} {'req/s':>7} {'statuses':<18} {'server CPU s':>12} "
+        f"{'of it after':>11} {'CPU µs/req':>10} {'load':>5}"
+    )
+    names = list(results)
+    for index in range(len(results[names[0]]["rounds"])):
+        for name in names:
+            r = results[name]["rounds"][index]
+            statuses = ",".join(f"{k[7:]}:{v}" for k, v in r.items() if k.startswith("status_"))
+            print(
+                f"{index + 1:>5}  {name:<16} {r['per_second']:>7.0f} {statuses:<18} "
+                f"{r['server_cpu_seconds']:>12.2f} {r['server_cpu_after_round']:>11.2f} "
+                f"{r['server_cpu_us_per_request']:>10.1f} {r['load']:>5.2f}"
+            )
+    plain = results["plain_aiohttp"]
+    for name in names[1:]:
+        rx = results[name]
+        per_round = [
+            p["server_cpu_us_per_request"] / r["server_cpu_us_per_request"]
+            for p, r in zip(plain["rounds"], rx["rounds"], strict=True)
+        ]
+        print(
+            f"{name}: {rx['cpu_us_median']:.0f} µs server CPU per stored + acked + dispatched callback "
+            f"(plain app {plain['cpu_us_median']:.0f} µs); capacity per server CPU-second "
+            f"{' '.join(f'{c:.2f}' for c in per_round)} of the plain app, median "
+            f"{statistics.median(per_round):.2f}; wall-clock req/s {rx['per_second_median']:.0f} "
+            f"vs {plain['per_second_median']:.0f} "
+            f"({rx['per_second_median'] / plain['per_second_median']:.2f})"
+        )
+    for name in names:
+        paced_result = results[name].get("paced")
+        if paced_result:
+            print(
+                f"paced {name}: {paced_result['achieved_rate']:.0f}/s, p50 {paced_result['p50_ms']} ms, "
+                f"p99 {paced_result['p99_ms']} ms, max {paced_result['max_ms']} ms"
+            )
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def delete_keys(url: str, prefix: str) -> None:
+    """Remove the keys the Redis receiver wrote under the bench's own prefix."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+    finally:
+        client.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=20_000, help="requests per throughput round")
+    parser.add_argument("--requests", type=int, default=10_000, help="requests per throughput round")
     parser.add_argument("--rounds", type=int, default=3, help="throughput rounds per server")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--max-seconds", type=float, default=30.0, help="cap on one throughput round")
     parser.add_argument("--rate", type=float, default=1000.0, help="paced requests per second")
-    parser.add_argument("--paced-seconds", type=float, default=5.0)
+    parser.add_argument("--paced-seconds", type=float, default=3.0, help="0 skips the paced run")
+    parser.add_argument("--redis", default="", help="also measure the receiver on this Redis URL")
+    parser.add_argument(
+        "--baseline-src",
+        default="",
+        help="also measure the SQLite receiver of another checkout (e.g. the main branch) in the same run",
+    )
     args = parser.parse_args()
     secret = generate_secret()
     with tempfile.TemporaryDirectory() as workdir:
         Path(workdir, "bench_handlers.py").write_text(HANDLERS)
         Path(workdir, "plain_app.py").write_text(PLAIN_APP)
-        plain_port, rx_port = free_port(), free_port()
         os.environ["PYTHONPATH"] = os.pathsep.join([workdir, os.environ.get("PYTHONPATH", "")])
-        receiver_cmd = [
-            sys.executable, "-m", "receiver", "--secret", secret, "--handlers", "bench_handlers:handlers",
-            "--store", f"sqlite:///{workdir}/bench.db", "--port", str(rx_port), "--log-level", "WARNING",
-            "--queue-limit", "100000",
-        ]  # fmt: skip
+        plain_port = free_port()
         servers = [
             Server(
                 "plain_aiohttp",
                 [sys.executable, str(Path(workdir, "plain_app.py")), str(plain_port)],
                 plain_port,
                 workdir,
-            ),
-            Server("receiver_sqlite", receiver_cmd, rx_port, workdir),
+            )
         ]
+        if args.baseline_src:
+            port = free_port()
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([workdir, args.baseline_src])}
+            command = [
+                sys.executable, "-m", "receiver", "--secret", secret, "--handlers", "bench_handlers:handlers",
+                "--store", f"sqlite:///{workdir}/baseline.db", "--port", str(port), "--log-level", "WARNING",
+                "--queue-limit", "100000",
+            ]  # fmt: skip
+            servers.append(Server("baseline_sqlite", command, port, workdir, env))
+        stores = [("receiver_sqlite", f"sqlite:///{workdir}/bench.db")]
+        prefix = f"budai-bench:{uuid.uuid4().hex}:"  # a key space of its own, deleted at the end
+        if args.redis:
+            joiner = "&" if "?" in args.redis else "?"
+            stores.append(("receiver_redis", f"{args.redis}{joiner}prefix={prefix}&retention=600"))
+        for name, store in stores:
+            port = free_port()
+            receiver_cmd = [
+                sys.executable, "-m", "receiver", "--secret", secret, "--handlers", "bench_handlers:handlers",
+                "--store", store, "--port", str(port), "--log-level", "WARNING", "--queue-limit", "100000",
+            ]  # fmt: skip
+            servers.append(Server(name, receiver_cmd, port, workdir))
         try:
             results = asyncio.run(run(servers, args, secret))
         finally:
             for server in servers:
                 server.close()
-    rx, plain = results["receiver_sqlite"], results["plain_aiohttp"]
-    report = {
-        **results,
-        "receiver_vs_plain": round(rx["per_second_median"] / plain["per_second_median"], 3),
-        "receiver_vs_plain_per_cpu": round(
-            rx["per_server_cpu_second_median"] / plain["per_server_cpu_second_median"], 3
-        ),
-        "settings": vars(args),
-        "python": sys.version.split()[0],
-        "cpus": os.cpu_count(),
-        "load_average_after": os.getloadavg(),
-    }
-    print(json.dumps(report, indent=2))
+            if args.redis:
+                delete_keys(args.redis, prefix)
+    report(results, " ".join(["python bench/receiver.py", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

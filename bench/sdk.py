@@ -1,19 +1,29 @@
-"""SDK benchmark (not a test): `executions.get` throughput and client CPU per request, vs httpx.
+"""SDK benchmark (not a test): client CPU per `executions.get` against the limit, bare aiohttp.
 
 The local server runs in its own process (``python -m budai_server`` on a fresh SQLite file), so
 the CPU time measured here (`time.process_time` of this process) is the client's alone. For each
-concurrency (1, 64, 512) and each client, `--requests` GETs of one stored execution are spread over
-that many tasks after a warm-up; both clients get the same connection limit (`--connections`).
+concurrency and each client, `--requests` GETs of one stored execution are spread over that many
+tasks after a warm-up; every client gets the same connection limit (`--connections`). Clients:
 
-- ``budai_async``: ``await client.executions.get(id)`` -> a typed `Execution` (HTTP, JSON, model);
-- ``httpx``: ``(await client.get(path)).json()`` on an ``httpx.AsyncClient`` (HTTP and JSON only);
-- ``BudClient`` (concurrency 1 only): ``client.executions.get(id)`` on the blocking client, called
-  from a plain thread, in blocks alternating with blocks of ``AsyncBudClient`` calls; its CPU
-  includes its private loop thread (process time counts every thread).
+- ``aiohttp``: bare ``aiohttp.ClientSession`` GET + ``read()``: the limit (HTTP only);
+- ``aiohttp+json``: the same + ``json.loads``: the headline baseline (HTTP and JSON);
+- ``aiohttp+json+timeouts``: the same with the SDK's default timeouts (``sock_connect=10``,
+  ``sock_read=60``, no total): what the read timeout alone costs in aiohttp's timer handling;
+- ``aiohttp+json+cattrs``: the same + a stock ``cattrs.Converter`` into the same `Execution` model;
+- ``budai_async``: ``await client.executions.get(id)`` -> a typed `Execution` (retries, errors, model);
+- ``httpx``: ``(await client.get(path)).json()`` on an ``httpx.AsyncClient`` (kept as a peer);
+- ``BudClient`` (concurrency 1 only, `--sync-rounds`): ``client.executions.get(id)`` on the blocking
+  client, called from a plain thread, in blocks alternating with blocks of ``AsyncBudClient`` calls;
+  its CPU includes its private loop thread (process time counts every thread).
 
-Usage (figures go to docs/sdk.md, "Benchmarks"):
+The headline ratio is budai_async CPU µs/request over aiohttp+json's, per concurrency. Rows of one
+concurrency run back to back and `--repeat` times (clients in turn), so ratios compare like with like
+on a shared machine; the load average is printed with every row.
 
-    .venv/bin/python bench/sdk.py [--requests 20000] [--concurrency 1,64,512] [--connections 100]
+Usage (figures go to docs/benchmarks.md):
+
+    .venv/bin/python bench/sdk.py [--requests 5000] [--concurrency 1,64,512] [--connections 100] [--repeat 2]
+        [--clients aiohttp,aiohttp+json,...] [--httpx-requests 500]
 """
 
 from __future__ import annotations
@@ -21,20 +31,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import cattrs
 import httpx
 
 from budai_async import AsyncBudClient, BudClient
+from budai_async.models import Execution
 
 STEPS = {"steps": [{"id": "out", "action": "set_output", "params": {"values": {"ok": True}}}]}
+Call = Callable[[], Awaitable[Any]]
 
 
 def start_server(db: Path) -> tuple[subprocess.Popen[str], str]:
@@ -53,7 +70,7 @@ def start_server(db: Path) -> tuple[subprocess.Popen[str], str]:
     raise RuntimeError("the server exited before it was listening")
 
 
-async def measure(call: Callable[[], Awaitable[Any]], requests: int, concurrency: int) -> tuple[float, float]:
+async def measure(call: Call, requests: int, concurrency: int) -> tuple[float, float]:
     """Run `requests` calls over `concurrency` tasks; return (requests/s, client CPU µs per request)."""
     remaining = requests
 
@@ -70,32 +87,61 @@ async def measure(call: Callable[[], Awaitable[Any]], requests: int, concurrency
     return requests / wall, cpu / requests * 1e6
 
 
-async def run_budai(
-    url: str, execution_id: str, requests: int, concurrency: int, connections: int
+def stock_converter() -> cattrs.Converter:
+    """What a careful user would write: a stock converter, ISO datetimes via fromisoformat."""
+    conv = cattrs.Converter()
+    conv.register_structure_hook(datetime, lambda value, _type: datetime.fromisoformat(value))
+    return conv
+
+
+async def run_client(
+    name: str, url: str, execution_id: str, args: argparse.Namespace, level: int
 ) -> tuple[float, float]:
-    async with AsyncBudClient(base_url=url, max_connections=connections) as client:
+    """Warm up, then measure one client at one concurrency."""
+    path = f"/budpipeline/executions/{execution_id}"
+    warm = min(args.requests, 1000)
+    if name == "budai_async":
+        async with AsyncBudClient(base_url=url, max_connections=args.connections) as client:
 
-        async def call() -> Any:
-            return await client.executions.get(execution_id)
+            async def budai() -> Any:
+                return await client.executions.get(execution_id)
 
-        await measure(call, min(requests, 2000), concurrency)  # warm-up: open the pool
-        return await measure(call, requests, concurrency)
+            await measure(budai, warm, level)
+            return await measure(budai, args.requests, level)
+    if name == "httpx":  # its pool costs milliseconds of CPU per request: fewer, to keep runs short
+        requests = min(args.requests, args.httpx_requests)
+        limits = httpx.Limits(max_connections=args.connections, max_keepalive_connections=args.connections)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0) as hclient:
 
+            async def hx() -> Any:
+                response = await hclient.get(path)
+                response.raise_for_status()
+                return response.json()
 
-async def run_httpx(
-    url: str, execution_id: str, requests: int, concurrency: int, connections: int
-) -> tuple[float, float]:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0) as client:
-        path = f"/budpipeline/executions/{execution_id}"
+            await measure(hx, min(warm, requests), level)
+            return await measure(hx, requests, level)
+    conv = stock_converter()
+    connector = aiohttp.TCPConnector(limit=args.connections)
+    timeout = aiohttp.ClientTimeout()  # aiohttp's default: total 300 s, no read timeout
+    if name == "aiohttp+json+timeouts":
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        full = url + path
 
-        async def call() -> Any:
-            response = await client.get(path)
-            response.raise_for_status()
-            return response.json()
+        async def bare() -> Any:
+            async with session.get(full) as response:
+                body = await response.read()
+                if response.status != 200:
+                    raise RuntimeError(response.status)
+            if name == "aiohttp":
+                return body
+            data = json.loads(body)
+            if name in ("aiohttp+json", "aiohttp+json+timeouts"):
+                return data
+            return conv.structure(data, Execution)
 
-        await measure(call, min(requests, 2000), concurrency)
-        return await measure(call, requests, concurrency)
+        await measure(bare, warm, level)
+        return await measure(bare, args.requests, level)
 
 
 def measure_sync(client: BudClient, execution_id: str, count: int) -> tuple[float, float]:
@@ -138,35 +184,91 @@ async def prepare(url: str) -> str:
         return execution.id
 
 
+CLIENTS = ("aiohttp", "aiohttp+json", "aiohttp+json+timeouts", "aiohttp+json+cattrs", "budai_async", "httpx")
+
+
+async def parse_costs(url: str, execution_id: str) -> None:
+    """CPU µs to turn the server's execution body into an `Execution`, in this process (timeit,
+    best of 50 short runs, so a busy machine disturbs it less): our converter (fast path), the same
+    converter without it (the generic path it falls back to), and a stock cattrs converter;
+    json.loads alone for scale."""
+    import timeit
+
+    from budai_async._convert import converter, make_converter
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{url}/budpipeline/executions/{execution_id}") as r,
+    ):
+        body = await r.read()
+    data = json.loads(body)
+    reference, stock = make_converter(fast_paths=False), stock_converter()
+    rows = {
+        "json.loads": lambda: json.loads(body),
+        "fast path (budai_async)": lambda: converter.structure(data, Execution),
+        "generic path (fallback)": lambda: reference.structure(data, Execution),
+        "stock cattrs": lambda: stock.structure(data, Execution),
+    }
+    print(f"structuring one execution ({len(body)} bytes of JSON), µs, best of 50 x 200:")
+    for name, call in rows.items():
+        best = min(timeit.repeat(call, number=200, repeat=50)) / 200 * 1e6
+        print(f"  {name:<24} {best:6.1f}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=5_000)
     parser.add_argument("--concurrency", default="1,64,512")
     parser.add_argument("--connections", type=int, default=100)
-    parser.add_argument("--sync-rounds", type=int, default=5, help="0 skips the BudClient comparison")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--clients", default=",".join(CLIENTS))
+    parser.add_argument("--httpx-requests", type=int, default=500, help="requests per httpx row")
+    parser.add_argument("--parse-only", action="store_true", help="only the in-process structuring costs")
+    parser.add_argument(
+        "--sync-rounds", type=int, default=0, help="BudClient vs AsyncBudClient rounds (0: skip)"
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.concurrency.split(",")]
+    clients = args.clients.split(",")
 
     print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
     with tempfile.TemporaryDirectory() as tmp:
         server, url = start_server(Path(tmp) / "bench.db")
         try:
             execution_id = await prepare(url)
+            await parse_costs(url, execution_id)
+            if args.parse_only:
+                return
             print(
                 f"server: {url} (separate process), {args.requests} requests per row, "
                 f"{args.connections} connections max"
             )
             print(
-                f"{'concurrency':>11} | {'client':<12} | {'req/s':>8} | {'client CPU µs/req':>17} | vs httpx"
+                f"{'conc':>5} | {'round':>5} | {'client':<20} | {'req/s':>7} | {'CPU µs/req':>10} | load avg"
             )
+            summary: list[str] = []
             for level in levels:
-                ours = await run_budai(url, execution_id, args.requests, level, args.connections)
-                theirs = await run_httpx(url, execution_id, args.requests, level, args.connections)
-                for name, (rps, cpu) in (("budai_async", ours), ("httpx", theirs)):
-                    ratio = f"{rps / theirs[0]:.2f}x" if name == "budai_async" else ""
-                    print(f"{level:>11} | {name:<12} | {rps:>8.0f} | {cpu:>17.0f} | {ratio}")
+                cpu: dict[str, list[float]] = {name: [] for name in clients}
+                for rnd in range(1, args.repeat + 1):
+                    for name in clients:
+                        rps, us = await run_client(name, url, execution_id, args, level)
+                        cpu[name].append(us)
+                        load = os.getloadavg()[0]
+                        print(
+                            f"{level:>5} | {rnd:>5} | {name:<20} | {rps:>7.0f} | {us:>10.0f} | {load:.2f}",
+                            flush=True,
+                        )
+                med = {name: statistics.median(values) for name, values in cpu.items()}
+                base = med.get("aiohttp+json")
+                if base:
+                    parts = [f"{name} {med[name]:.0f} µs ({med[name] / base:.2f}x)" for name in clients]
+                    summary.append(f"concurrency {level}: " + ", ".join(parts))
+                    print(f"  -> {summary[-1]}", flush=True)
+            print("median CPU µs/request, ratio to aiohttp+json (the headline limit):")
+            for line in summary:
+                print("  " + line)
             if 1 in levels and args.sync_rounds:  # BudClient blocks: one call at a time per thread
                 rounds = await compare_sync(url, execution_id, args.requests, args.sync_rounds)
                 print("BudClient vs AsyncBudClient at concurrency 1, alternating blocks (client CPU µs/req):")

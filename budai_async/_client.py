@@ -7,17 +7,16 @@ unchanged on each retry, so a create whose answer was lost is not run twice by t
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import logging
 import os
 import warnings
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final
 
 import attrs
-import backoff
 
 from budai_async._http import (
     BaseConnector,
@@ -258,8 +257,6 @@ class AsyncBudClient:
         if method in _KEYED_METHODS:
             headers["Idempotency-Key"] = idempotency_key or new_idempotency_key()
         call_timeout = self._timeout if isinstance(timeout, _Unset) else Timeout.of(timeout)
-        policy = self._policy if max_retries is None else attrs.evolve(self._policy, max_retries=max_retries)
-        lost_answer = False
         transport: Sender = self._transport
         if tracing_active():  # OpenTelemetry spans (budai_async._tracing); off: one dict lookup
             transport = TracingSender(transport, request_id=request_id)
@@ -267,68 +264,87 @@ class AsyncBudClient:
             transport = RequestLogger(
                 transport, method=method, path=path, request_id=request_id, default_headers=self._headers
             )
-
-        async def attempt() -> Any:
-            nonlocal lost_answer
-            try:
-                raw = await transport.send(
-                    method, url, params=params, headers=headers, body=body, timeout=call_timeout
-                )
-            except APIConnectionError:
-                lost_answer = True
-                raise
-            if 200 <= raw.status < 300:
-                return decode_body(raw.body)
-            error = error_from_response(
-                raw.status, raw.headers, raw.body, now=datetime.now(UTC), context=f"{method} {path}"
-            )
-            if missing_ok_after_retry and lost_answer and isinstance(error, NotFoundError):
-                return None
-            raise error
-
+        call = _Call(transport, method, url, path, params, headers, body, call_timeout)
+        # Happy path: one attempt and nothing else (no retry frames, no per-call closures).
+        try:
+            return await call.attempt(missing_ok=False)
+        except (APIConnectionError, APIStatusError) as error:
+            first = error  # retried below, outside this handler, so later errors do not chain to it
+        policy = self._policy if max_retries is None else attrs.evolve(self._policy, max_retries=max_retries)
         if policy.max_retries == 0:
-            return await attempt()
-        return await _retrying(policy)(attempt, method, path)
+            raise first
+        return await _retry(call, first, policy, missing_ok_after_retry=missing_ok_after_retry)
 
 
-Attempt = Callable[[], Awaitable[Any]]
+@attrs.define(slots=True)
+class _Call:
+    """One logical request: what every attempt sends again (same body, same Idempotency-Key)."""
+
+    transport: Sender
+    method: str
+    url: str
+    path: str
+    params: Query | None
+    headers: dict[str, str] | None
+    body: bytes | None
+    timeout: Timeout
+
+    async def attempt(self, *, missing_ok: bool) -> Any:
+        """Send once; the decoded 2xx answer, else raise the error for the status.
+
+        `missing_ok`: an earlier attempt's answer was lost and the caller allows it, so a 404 means
+        that attempt did the work (returns None).
+        """
+        raw = await self.transport.send(
+            self.method,
+            self.url,
+            params=self.params,
+            headers=self.headers,
+            body=self.body,
+            timeout=self.timeout,
+        )
+        if 200 <= raw.status < 300:
+            return decode_body(raw.body)
+        error = error_from_response(
+            raw.status, raw.headers, raw.body, now=datetime.now(UTC), context=f"{self.method} {self.path}"
+        )
+        if missing_ok and isinstance(error, NotFoundError):
+            return None
+        raise error
 
 
-async def _call(attempt: Attempt, _method: str, _path: str) -> Any:
-    """Run one attempt; method and path ride along so the retry log can name the call."""
-    return await attempt()
+async def _retry(
+    call: _Call,
+    error: APIConnectionError | APIStatusError,
+    policy: RetryPolicy,
+    *,
+    missing_ok_after_retry: bool,
+) -> Any:
+    """The retry loop, entered only after a first failed attempt.
 
-
-@functools.lru_cache(maxsize=64)
-def _retrying(policy: RetryPolicy) -> Callable[[Attempt, str, str], Awaitable[Any]]:
-    """`_call` wrapped in backoff's retry loop for `policy`, built once per policy (not per call).
-
-    Exponential full-jitter waits (or the server's Retry-After) come from `wait_generator`; the
-    give-up test is the pure `should_retry`; backoff's own logging is off in favour of ours.
+    Retries connection errors, 408, 429 and 5xx (`should_retry`) up to `policy.max_retries` times;
+    the pause before each is full-jitter backoff or the server's Retry-After (`wait_generator`).
     """
-    retrying: Callable[[Attempt, str, str], Awaitable[Any]] = backoff.on_exception(
-        functools.partial(wait_generator, policy),
-        (APIConnectionError, APIStatusError),
-        max_tries=policy.max_retries + 1,
-        giveup=functools.partial(_give_up, policy),
-        jitter=None,
-        logger=None,
-        on_backoff=_log_retry,
-    )(_call)
-    return retrying
+    waits = wait_generator(policy)
+    waits.send(None)  # prime: the generator answers each failed attempt's error with its pause
+    lost_answer = isinstance(error, APIConnectionError)
+    tries = 1
+    while tries <= policy.max_retries and not _give_up(policy, error):
+        delay = waits.send(error)
+        _log.info(
+            "retrying %s %s in %.2fs after attempt %d failed: %s", call.method, call.path, delay, tries, error
+        )
+        await asyncio.sleep(delay)
+        tries += 1
+        try:
+            return await call.attempt(missing_ok=missing_ok_after_retry and lost_answer)
+        except APIConnectionError as exc:
+            lost_answer = True
+            error = exc
+        except APIStatusError as exc:
+            error = exc
+    raise error
 
 
 def _give_up(policy: RetryPolicy, error: BaseException) -> bool:
     return not should_retry(error, policy=policy, now=datetime.now(UTC))
-
-
-def _log_retry(details: Any) -> None:
-    _attempt, method, path = details["args"]
-    _log.info(
-        "retrying %s %s in %.2fs after attempt %d failed: %s",
-        method,
-        path,
-        details.get("wait", 0.0),
-        details.get("tries", 0),
-        details.get("exception"),
-    )

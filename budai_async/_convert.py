@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
+from budai_async._fastpath import fast_callback_event, fast_execution, fast_step, parse_datetime
 from budai_async._model_base import install_unstructure
 from budai_async.models import (
     Action,
@@ -52,34 +53,42 @@ _MODELS: tuple[type[Any], ...] = (
 )
 
 
-def parse_datetime(value: Any) -> datetime:
-    """Parse an ISO-8601 string (``Z`` accepted) or epoch seconds into an aware datetime."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, tz=UTC)
-    if isinstance(value, str):
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise ValueError(f"not a datetime: {value!r}")
-
-
 def format_datetime(value: datetime) -> str:
     """ISO-8601 in UTC with a trailing ``Z``, the form the server writes."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def make_converter() -> cattrs.Converter:
-    """Build the converter: datetimes as ISO strings, unknown keys ignored, None-safe optionals."""
+def make_converter(*, fast_paths: bool = True) -> cattrs.Converter:
+    """Build the converter: datetimes as ISO strings, unknown keys ignored, None-safe optionals.
+
+    `fast_paths=False` leaves out the hand-compiled hooks for our server's shape: the reference
+    converter that tests hold the fast path to.
+    """
     conv = cattrs.Converter()
     conv.register_structure_hook(datetime, lambda value, _type: parse_datetime(value))
     conv.register_unstructure_hook(datetime, format_datetime)
     for model in _MODELS:
         conv.register_structure_hook(model, make_dict_structure_fn(model, conv))
         conv.register_unstructure_hook(model, make_dict_unstructure_fn(model, conv))
-    conv.register_structure_hook(Execution, _structure_via(normalize_execution, Execution, conv))
+    generic_execution = _structure_via(normalize_execution, Execution, conv)
+    conv.register_structure_hook(Execution, generic_execution)
+    if fast_paths:
+        conv.register_structure_hook(StepRun, _fast_or(fast_step, make_dict_structure_fn(StepRun, conv)))
+        conv.register_structure_hook(Execution, _fast_or(fast_execution, generic_execution))
+        generic_event = make_dict_structure_fn(CallbackEvent, conv)
+        conv.register_structure_hook(CallbackEvent, _fast_or(fast_callback_event, generic_event))
     conv.register_structure_hook(Pipeline, _structure_via(normalize_pipeline, Pipeline, conv))
     return conv
+
+
+def _fast_or(fast: Callable[[Any], T | None], generic: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:
+    """The hand-compiled hook for our server's shape; the generic one for every other shape."""
+
+    def structure(value: Any, type_: Any) -> T:
+        model = fast(value)
+        return model if model is not None else generic(value, type_)
+
+    return structure
 
 
 def _structure_via(

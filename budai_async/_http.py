@@ -42,6 +42,7 @@ QueryParams = Sequence[tuple[str, str]]
 BaseConnector = aiohttp.BaseConnector
 ClientSession = aiohttp.ClientSession
 _TIMEOUT_CACHE_SIZE = 64
+_running_loop = asyncio.get_running_loop
 
 
 @attrs.frozen(kw_only=True)
@@ -174,6 +175,8 @@ class HTTPTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
+        self._last_timeout: Timeout | None = None
+        self._last_client_timeout = aiohttp.ClientTimeout(total=None)
 
     @property
     def closed(self) -> bool:
@@ -235,6 +238,15 @@ class HTTPTransport:
             )
         return session
 
+    def _client_timeout_for(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        client_timeout = self._timeouts.get(timeout)
+        if client_timeout is None:
+            if len(self._timeouts) >= _TIMEOUT_CACHE_SIZE:  # long-polls make many one-off values
+                self._timeouts.clear()
+            client_timeout = self._timeouts[timeout] = _client_timeout(timeout)
+        self._last_timeout, self._last_client_timeout = timeout, client_timeout
+        return client_timeout
+
     def connection_stats(self) -> dict[str, int]:
         """Open sockets of the pool: `in_use` (carrying a request) and `idle` (kept alive)."""
         session = self._session
@@ -255,16 +267,18 @@ class HTTPTransport:
         timeout: Timeout,  # noqa: ASYNC109 - per-attempt HTTP budget handed to aiohttp, not a wait
     ) -> RawResponse:
         """Send one request and read the whole answer; raises APIConnectionError / APITimeoutError."""
-        session = self._session_for_call()
+        # Hot path: one loop look-up and plain attribute reads; the slow path opens or refuses.
+        session = self._session
+        if session is None or self._closed or _running_loop() is not self._loop:
+            session = self._session_for_call()
         if self._network.session is not None:  # a session of yours does not carry our headers
             headers = {**self._headers, **(headers or {})}
         if self._default_query:
             params = [*self._default_query, *(params or ())]
-        client_timeout = self._timeouts.get(timeout)
-        if client_timeout is None:
-            if len(self._timeouts) >= _TIMEOUT_CACHE_SIZE:  # long-polls make many one-off values
-                self._timeouts.clear()
-            client_timeout = self._timeouts[timeout] = _client_timeout(timeout)
+        if timeout is self._last_timeout:  # the client's own Timeout object, call after call
+            client_timeout = self._last_client_timeout
+        else:
+            client_timeout = self._client_timeout_for(timeout)
         try:
             async with session.request(
                 method,

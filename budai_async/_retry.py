@@ -1,7 +1,8 @@
 """Retry policy as pure functions: what to retry, how long to wait, and how to read `Retry-After`.
 
-The one retry loop (`AsyncBudClient.request`) hands these to `backoff`; keeping them free of I/O and
-of the clock (``now`` and the jitter draw are arguments) lets tests pin every case in a table.
+The one retry loop (`budai_async._client._retry`, entered after a first failed attempt) asks these;
+keeping them free of I/O and of the clock (``now`` and the jitter draw are arguments) lets tests pin
+every case in a table. The wait generator keeps `backoff`'s protocol, so either can drive it.
 """
 
 from __future__ import annotations

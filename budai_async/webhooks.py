@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import re
 import secrets as _secrets
@@ -22,6 +23,7 @@ from budai_async.errors import BudError
 __all__ = [
     "DEFAULT_TOLERANCE_SECONDS",
     "SECRET_PREFIX",
+    "Verifier",
     "WebhookVerificationError",
     "decode_secret",
     "generate_secret",
@@ -82,7 +84,7 @@ def decode_secret(secret: str) -> bytes:
 
 def _digest(key: bytes, msg_id: str, timestamp: str, body: bytes) -> bytes:
     signed = b"%s.%s.%s" % (msg_id.encode("ascii"), timestamp.encode("ascii"), body)
-    return hmac.digest(key, signed, "sha256")  # the one-shot C implementation
+    return hmac.digest(key, signed, hashlib.sha256)  # the one-shot C implementation
 
 
 def _check_id(msg_id: str) -> None:
@@ -174,23 +176,38 @@ def verify(
     secret, a non-integer timestamp, a timestamp more than `tolerance` seconds before or after
     `now`, no matching signature, or (after the signature matched) a body that is not UTF-8.
     """
-    keys = [decode_secret(s) for s in ([secrets] if isinstance(secrets, str) else secrets)]
-    if not keys:
-        raise WebhookVerificationError("no webhook secret configured", reason="invalid_secret")
-    msg_id = _header(headers, "webhook-id")
-    _check_id(msg_id)
-    timestamp = _header(headers, "webhook-timestamp")
-    _check_timestamp(timestamp, now, tolerance)
-    candidates = _candidates(_header(headers, "webhook-signature"))
-    matched = False
-    for key in keys:
-        expected = _digest(key, msg_id, timestamp, body)
-        for candidate in candidates:
-            # Keep comparing after a match: time should not depend on which secret or signature won.
-            matched |= hmac.compare_digest(expected, candidate)
-    if not matched:
-        raise WebhookVerificationError("no signature matches", reason="bad_signature")
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise WebhookVerificationError("body is not UTF-8", reason="invalid_body") from None
+    Verifier(secrets, tolerance=tolerance).verify(headers, body, now=now)
+
+
+class Verifier:
+    """`verify` with the secrets decoded once, for a receiver that checks many callbacks.
+
+    `verify` also returns the body as text (it had to decode it to check it is UTF-8), so the
+    caller parses that instead of decoding the bytes a second time.
+    """
+
+    def __init__(self, secrets: str | Sequence[str], *, tolerance: float = DEFAULT_TOLERANCE_SECONDS) -> None:
+        self.keys = tuple(decode_secret(s) for s in ([secrets] if isinstance(secrets, str) else secrets))
+        if not self.keys:
+            raise WebhookVerificationError("no webhook secret configured", reason="invalid_secret")
+        self.tolerance = tolerance
+
+    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float) -> str:
+        """Check one callback (see `verify`); return its body decoded as UTF-8."""
+        msg_id = _header(headers, "webhook-id")
+        _check_id(msg_id)
+        timestamp = _header(headers, "webhook-timestamp")
+        _check_timestamp(timestamp, now, self.tolerance)
+        candidates = _candidates(_header(headers, "webhook-signature"))
+        matched = False
+        for key in self.keys:
+            expected = _digest(key, msg_id, timestamp, body)
+            for candidate in candidates:
+                # Keep comparing after a match: time should not depend on which secret or signature won.
+                matched |= hmac.compare_digest(expected, candidate)
+        if not matched:
+            raise WebhookVerificationError("no signature matches", reason="bad_signature")
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise WebhookVerificationError("body is not UTF-8", reason="invalid_body") from None

@@ -2,13 +2,13 @@
 
 The callback endpoint checks, in order: readiness (503), content type (415), size (413), signature
 and timestamp (401), body (400), queue room (503 + Retry-After), then stores with one atomic claim
-and only then answers 202 (new) or 200 (duplicate). Any unexpected error becomes a 503, never a 500,
+(grouped with the other claims of the same event-loop tick, `receiver.claims`) and only then answers
+202 (new) or 200 (duplicate). Any unexpected error becomes a 503, never a 500,
 so the sender retries instead of giving up.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -16,9 +16,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 from aiohttp import web
 
-from budai_async.webhooks import WebhookVerificationError, verify
-from receiver.dispatch import Dispatcher, Job
-from receiver.events import CallbackEvent, MalformedEvent, parse_event
+from budai_async.webhooks import Verifier, WebhookVerificationError
+from receiver.claims import ClaimBatcher
+from receiver.dispatch import Dispatcher
+from receiver.events import MalformedEvent, parse_event
 from receiver.metrics import Metrics
 from receiver.stores.base import Store, StoreError
 
@@ -75,6 +76,8 @@ class Runtime:
         clock: Callable[[], float],
     ) -> None:
         self.secrets = tuple(secrets)
+        self.verifier = Verifier(self.secrets, tolerance=tolerance)
+        self.claims = ClaimBatcher(store, dispatcher)
         self.store = store
         self.dispatcher = dispatcher
         self.metrics = metrics
@@ -116,7 +119,7 @@ class Runtime:
         if body is None:
             return self._reject(413, "too_large", f"body exceeds {self.max_body_bytes} bytes")
         try:
-            verify(self.secrets, request.headers, body, now=self.clock(), tolerance=self.tolerance)
+            text = self.verifier.verify(request.headers, body, now=self.clock())
         except WebhookVerificationError as exc:
             if exc.reason == "invalid_body":
                 return self._reject(400, "invalid_body", str(exc))
@@ -124,16 +127,17 @@ class Runtime:
             self.metrics.rejected[exc.reason] += 1
             return _error(401, code, str(exc))
         try:
-            event = parse_event(body)
+            event = parse_event(text)
         except MalformedEvent as exc:
             return self._reject(400, "malformed", str(exc))
         if not self.dispatcher.try_reserve():
             return self._reject(503, "overloaded", "dispatch queue is full; retry later", retry=True)
-        # Shielded: once the claim is under way it completes and its event is queued, even if the
-        # request is cancelled (client gone, server stopping), so a stored event is never stranded.
+        # Group commit: this claim joins the tick's batch; the batch (not this request) queues the
+        # new event, so a request cancelled while waiting never strands a stored event.
         event_id = request.headers["webhook-id"]
+        batch, index = self.claims.add(event_id, body, event, self.clock())
         try:
-            new = await asyncio.shield(self._claim(event_id, body, event))
+            new = (await batch)[index]
         except StoreError as exc:
             log.warning("could not store callback %s: %s", event_id, exc)
             return self._reject(503, "store_unavailable", "storage unavailable; retry later", retry=True)
@@ -142,18 +146,6 @@ class Runtime:
             return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
         self.metrics.duplicates += 1
         return web.Response(status=200, body=_DUPLICATE, content_type="application/json")
-
-    async def _claim(self, event_id: str, body: bytes, event: CallbackEvent) -> bool:
-        try:
-            new = await self.store.claim(event_id, body, received_at=self.clock())
-        except BaseException:
-            self.dispatcher.cancel_reservation()
-            raise
-        if new:
-            self.dispatcher.submit(Job(id=event_id, body=body, event=event))
-        else:
-            self.dispatcher.cancel_reservation()
-        return new
 
     async def handle_health(self, request: web.Request) -> web.Response:
         """Liveness: the process answers."""
@@ -192,6 +184,7 @@ class Runtime:
         finally:
             self.state = "draining"
             try:
+                await self.claims.drain()  # claims under way reach the dispatcher before it stops
                 await self.dispatcher.stop(self.shutdown_timeout)
             finally:
                 await self.store.close()

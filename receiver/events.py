@@ -28,8 +28,11 @@ class MalformedEvent(ValueError):
         self.field = field
 
 
-def parse_event(body: bytes) -> CallbackEvent:
-    """Parse a UTF-8 JSON body into a `CallbackEvent`; raises `MalformedEvent` with the reason."""
+def parse_event(body: bytes | str) -> CallbackEvent:
+    """Parse a UTF-8 JSON body (bytes, or text already decoded) into a `CallbackEvent`.
+
+    Raises `MalformedEvent` with the reason.
+    """
     try:
         data: Any = json.loads(body)
     except (ValueError, RecursionError):

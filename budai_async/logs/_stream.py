@@ -30,7 +30,7 @@ from budai_async._convert import converter
 from budai_async._responses import error_from_response
 from budai_async.errors import APIStatusError, BudError, ValidationError
 from budai_async.logs._reconnect import ReconnectBackoff
-from budai_async.logs.cursor import ResumeCursor, resume_at_once, should_resume
+from budai_async.logs.cursor import CLOSE_LAGGING, ResumeCursor, resume_at_once, should_resume
 from budai_async.models import ExecutionStatus, LogEntry, LogLevel
 
 __all__ = ["FollowOptions", "LogStream"]
@@ -38,6 +38,7 @@ __all__ = ["FollowOptions", "LogStream"]
 _ws_log = logging.getLogger("budai_async.ws")
 
 _RETRYABLE_HANDSHAKE = frozenset({408, 425, 429, 500, 502, 503, 504})
+_LEVELS: dict[Any, LogLevel] = {level.value: level for level in LogLevel}  # a dict hit per line
 
 
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -95,7 +96,7 @@ def _entry(item: Mapping[str, Any]) -> LogEntry:
         return LogEntry(
             seq=int(item["seq"]),
             timestamp=stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC),
-            level=LogLevel(item["level"]),
+            level=_LEVELS.get(item["level"]) or LogLevel(item["level"]),
             message=str(item["message"]),
             step_id=item.get("step_id"),
             execution_id=item.get("execution_id"),
@@ -142,6 +143,8 @@ class LogStream:
         self._closed = False
         self.status: ExecutionStatus | None = None
         self.reconnects = 0
+        # Of those, how many the server closed because we had stopped reading (4008).
+        self.lagging_closes = 0
 
     @property
     def last_seq(self) -> int:
@@ -231,6 +234,8 @@ class LogStream:
                     self._buffer.put_nowait(outcome)
                     return
                 self.reconnects += 1
+                if outcome.code == CLOSE_LAGGING:
+                    self.lagging_closes += 1
                 if resume_at_once(outcome.code):
                     backoff.reset()
                     continue

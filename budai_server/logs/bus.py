@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _INFO_RANK = level_rank("info")
 _RANKS = {name: rank for rank, name in enumerate(LEVELS)}  # the fast path of `emit`
+_new_line = tuple.__new__  # a LogLine without the NamedTuple's Python-level __new__ (one per line)
 
 
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -50,7 +51,7 @@ class LogSettings:
     flush_interval_seconds: float = attrs.field(default=0.05, validator=_positive)
     # Flush before the interval is up once this many lines wait.
     flush_batch_lines: int = attrs.field(default=5000, validator=_positive)
-    # Lines a stream subscriber may have queued before it is dropped as lagging (close 4008).
+    # Lines a stream subscriber may have queued; past it the stream catches up from the store.
     # Queued lines are shared with the bus, so the cost is a pointer per line per subscriber.
     subscriber_buffer_lines: int = attrs.field(default=50_000, validator=_positive)
     # Idle streams get a heartbeat frame (and a terminal-status check) this often.
@@ -61,7 +62,7 @@ class LogSettings:
     backlog_page_lines: int = attrs.field(default=5000, validator=_positive)
     # permessage-deflate when the client offers it (log text shrinks 5-10x; costs server CPU).
     compress: bool = True
-    # A frame (or close) a peer does not take within this long gets its connection cut.
+    # A frame a peer does not take within this long means it stopped reading: close 4008.
     send_timeout_seconds: float = attrs.field(default=30.0, validator=_positive)
     # Honour the stream's `drop_every=N` query parameter (reconnect tests only).
     test_hooks: bool = False
@@ -76,8 +77,9 @@ class Subscription:
     """One live reader of one execution: a bounded buffer of lines plus the terminal status.
 
     The bus calls `offer` and `finish` synchronously; the stream handler awaits `wait` and drains
-    with `take`. Past `limit` queued lines the subscription turns `lagging` and drops its buffer,
-    and the handler closes the socket so the client resumes from its last seq.
+    with `take`. Past `limit` queued lines the subscription turns `lagging` and drops its buffer
+    (memory stays bounded); the handler then reads the dropped lines back from the store and
+    calls `resume`.
     """
 
     def __init__(self, execution_id: str, log_filter: LogFilter, limit: int, snapshot: list[LogLine]) -> None:
@@ -87,6 +89,7 @@ class Subscription:
         # Lines held in memory (published, not yet committed) when the subscription started.
         self.snapshot = snapshot
         self.end_status: str | None = None
+        self._accept_all = log_filter.is_open  # the common case: no per-line filter call
         self.lagging = False
         self.peer_gone = False
         self.shutdown = False
@@ -95,14 +98,21 @@ class Subscription:
 
     def offer(self, line: LogLine) -> None:
         """Queue a live line if it passes the filter; overflow marks the subscription lagging."""
-        if self.lagging or not self.filter.accepts(line.rank, line.step_id, line.ts):
+        if self.lagging or not (self._accept_all or self.filter.accepts(line.rank, line.step_id, line.ts)):
             return
-        if len(self._lines) >= self.limit:
+        lines = self._lines
+        if len(lines) >= self.limit:
             self.lagging = True
-            self._lines.clear()
-        else:
-            self._lines.append(line)
-        self._ready.set()
+            lines.clear()
+            self._ready.set()
+            return
+        lines.append(line)
+        if len(lines) == 1:  # the handler only waits on an empty buffer
+            self._ready.set()
+
+    def resume(self) -> None:
+        """Buffer live lines again after an overflow (the handler reads the dropped ones back)."""
+        self.lagging = False
 
     def finish(self, status: str) -> None:
         """Mark the execution terminal; the handler sends `end` once the buffer is empty."""
@@ -268,7 +278,7 @@ class LogBus:
         self, execution_id: str, channel: _Channel, ts: float, rank: int, step_id: str | None, text: str
     ) -> None:
         assert channel.next_seq is not None
-        line = LogLine(execution_id, channel.next_seq, ts, rank, step_id, text)
+        line = _new_line(LogLine, (execution_id, channel.next_seq, ts, rank, step_id, text))
         channel.next_seq += 1
         channel.unflushed.append(line)
         self._to_flush.append(line)

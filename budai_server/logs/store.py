@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Sequence
+from json.encoder import encode_basestring_ascii as _escape
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from budai_async.logs.cursor import LEVELS, LogFilter, level_name
@@ -38,7 +39,7 @@ def format_timestamp(ts: float) -> str:
     if second != _stamp_cache[0]:
         _stamp_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _stamp_cache[0] = second
-    return f"{_stamp_cache[1]}.{micros:06d}Z"
+    return "%s.%06dZ" % (_stamp_cache[1], micros)  # noqa: UP031 - faster than an f-string here
 
 
 class LogLine(NamedTuple):
@@ -61,6 +62,27 @@ class LogLine(NamedTuple):
             "message": self.message,
             "execution_id": self.execution_id,
         }
+
+    def wire_json(self) -> str:
+        """`wire()` as compact JSON text, written directly (the stream's per-line hot path).
+
+        The same text `json.dumps(line.wire(), separators=(",", ":"))` gives, without building a
+        dict per line: strings go through the json module's own C escaper.
+        """
+        rank = self.rank
+        level = _LEVEL_NAMES[rank] if 0 <= rank < len(_LEVEL_NAMES) else level_name(rank)
+        step = "null" if self.step_id is None else _escape(self.step_id)
+        return _WIRE % (
+            self.seq,
+            format_timestamp(self.ts),
+            _escape(level),
+            step,
+            _escape(self.message),
+            _escape(self.execution_id),
+        )
+
+
+_WIRE = '{"seq":%d,"timestamp":"%s","level":%s,"step_id":%s,"message":%s,"execution_id":%s}'
 
 
 _SCHEMA = (

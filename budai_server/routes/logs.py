@@ -3,7 +3,8 @@
 REST `GET /budpipeline/executions/{id}/logs` answers `{items, next_seq}`; the websocket
 `GET /budpipeline/executions/{id}/logs/stream` sends the backlog, then live lines, heartbeats while
 idle and one `end` frame once the execution is terminal and every line is out (docs/logs.md).
-A subscriber that falls more than its buffer behind is closed with 4008 so it resumes by seq.
+A subscriber whose buffer overflows catches up from the store; one that stops reading (a frame not
+taken within the send timeout) is closed with 4008 and resumes by seq.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 # At shutdown a stream waits this long for the client's close frame, then drops the connection.
 _SHUTDOWN_CLOSE_WAIT = 0.5
+# A closed stream whose peer has not taken the rest of its bytes after this long is aborted.
+_STALLED_LINGER = 60.0
 REST_DEFAULT_LIMIT = 1000
 REST_MAX_LIMIT = 10_000
 _TERMINAL = frozenset(str(status) for status in TERMINAL_STATUSES)
@@ -162,8 +165,12 @@ class _Sender:
         self.dropped = False
 
     async def send(self, payload: dict[str, Any]) -> None:
+        await self.send_text(json.dumps(payload, separators=(",", ":")))
+
+    async def send_text(self, text: str) -> None:
+        """Send one frame; TimeoutError when the peer has not taken it within the send timeout."""
         async with asyncio.timeout(self.settings.send_timeout_seconds):
-            await self.ws.send_str(json.dumps(payload, separators=(",", ":")))
+            await self.ws.send_str(text)
 
     async def lines(self, lines: Sequence[LogLine]) -> None:
         """Send the lines past the cursor, at most `frame_max_lines` per frame."""
@@ -174,7 +181,10 @@ class _Sender:
             if self.drop_every is not None:
                 count = min(count, self.drop_every - self.sent_lines % self.drop_every)
             batch, fresh = fresh[:count], fresh[count:]
-            await self.send({"type": "lines", "items": [line.wire() for line in batch]})
+            # The frame's JSON is written line by line (no dict per line, one join per frame).
+            await self.send_text(
+                '{"type":"lines","items":[' + ",".join([line.wire_json() for line in batch]) + "]}"
+            )
             self.cursor = batch[-1].seq
             self.sent_lines += len(batch)
             if self.drop_every is not None and self.sent_lines % self.drop_every == 0:
@@ -207,6 +217,10 @@ async def _close(sender: _Sender, code: int, message: str, *, wait: float | None
             await sender.ws.close(code=code, message=message.encode())
     except (TimeoutError, ConnectionError):
         _cut(sender.transport, abort=False)
+        # A peer that never reads again would keep the socket (and its unsent bytes) forever.
+        transport = sender.transport
+        if transport is not None:
+            asyncio.get_running_loop().call_later(_STALLED_LINGER, transport.abort)
 
 
 def _cut(transport: asyncio.Transport | None, *, abort: bool) -> None:
@@ -246,8 +260,13 @@ async def stream_logs(request: web.Request) -> web.StreamResponse:
     sender.reader = reader
     try:
         await _follow(bus, subscription, sender, execution_id, query.filter, status)
-    except (TimeoutError, ConnectionError):
-        _cut(sender.transport, abort=True)  # the peer stopped reading or went away; it resumes by seq
+    except TimeoutError:
+        # A frame not taken for `send_timeout_seconds`: the peer stopped reading. Only this closes
+        # a stream for lagging; the 4008 goes out behind the frames already buffered, so a peer
+        # that reads again sees it and resumes by seq.
+        await _close(sender, CLOSE_LAGGING, "lagging, resume", wait=_SHUTDOWN_CLOSE_WAIT)
+    except ConnectionError:
+        _cut(sender.transport, abort=True)  # the peer went away; it resumes by seq
     finally:
         bus.unsubscribe(subscription)
         request.app[_STREAMS].discard(subscription)
@@ -290,6 +309,23 @@ async def _send_backlog(
                 await pending
 
 
+async def _catch_up(
+    bus: LogBus, subscription: Subscription, sender: _Sender, execution_id: str, log_filter: LogFilter
+) -> None:
+    """Send every line past the cursor from the store and memory, then go back to live lines.
+
+    Live buffering restarts before the first read: a line published after that is either in a
+    read or in the buffer (duplicates are skipped by seq), and a line before it is in a read.
+    """
+    page = bus.settings.backlog_page_lines
+    while not (subscription.peer_gone or subscription.shutdown or sender.dropped):
+        subscription.resume()
+        lines = await bus.read(execution_id, log_filter, after_seq=sender.cursor, limit=page)
+        await sender.lines(lines)
+        if len(lines) < page and not subscription.lagging:
+            return
+
+
 async def _follow(
     bus: LogBus,
     subscription: Subscription,
@@ -321,8 +357,10 @@ async def _follow(
                 _cut(sender.transport, abort=True)
             return
         if subscription.lagging:
-            await _close(sender, CLOSE_LAGGING, "lagging, resume")
-            return
+            # Its buffer overflowed while this peer was still taking frames (a burst faster than
+            # the socket): catch up from the store and memory, where every line is, and go on.
+            await _catch_up(bus, subscription, sender, execution_id, log_filter)
+            continue
         if subscription.pending:
             await sender.lines(subscription.take(settings.frame_max_lines))
             continue

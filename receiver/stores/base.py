@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import abc
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
 import attrs
 
-__all__ = ["DEFAULT_RETENTION_SECONDS", "DeadLetter", "Store", "StoreError", "StoredEvent"]
+__all__ = ["DEFAULT_RETENTION_SECONDS", "Claim", "DeadLetter", "Store", "StoreError", "StoredEvent"]
+
+#: One claim: (event id, body, received_at).
+Claim = tuple[str, bytes, float]
 
 #: How long a finished event's id is remembered for deduplication. It must outlast the sender's whole
 #: retry schedule (about 28 h by default), so a late retry is still recognised as a duplicate.
@@ -84,6 +87,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def claim(self, event_id: str, body: bytes, *, received_at: float) -> bool:
         """Store a new event owned by this process; False if the id was seen before (a duplicate)."""
+
+    async def claim_many(self, claims: Sequence[Claim]) -> list[bool]:
+        """Claim several events at once (the receiver's group commit); one answer per claim, in order.
+
+        Of two claims of one id in the same call the first decides. Stores override this to write
+        the whole batch in one round trip; this default claims them one by one.
+        """
+        return [await self.claim(event_id, body, received_at=at) for event_id, body, at in claims]
 
     @abc.abstractmethod
     async def acquire(self, *, limit: int) -> list[StoredEvent]:

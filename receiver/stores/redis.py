@@ -17,13 +17,20 @@ clock, so replicas' clocks need not agree. Standalone Redis only (the scripts bu
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from receiver.stores.base import DEFAULT_RETENTION_SECONDS, DeadLetter, Store, StoredEvent, StoreError
+from receiver.stores.base import (
+    DEFAULT_RETENTION_SECONDS,
+    Claim,
+    DeadLetter,
+    Store,
+    StoredEvent,
+    StoreError,
+)
 
 __all__ = ["RedisStore"]
 
@@ -192,9 +199,29 @@ class RedisStore(Store):
             raise StoreError(f"Redis {name} failed: {exc}") from exc
 
     async def claim(self, event_id: str, body: bytes, *, received_at: float) -> bool:
-        keys = [self._key("ev", event_id), self._key("queue")]
-        args = [event_id, body, repr(received_at), self.owner, self._ttl_ms, self._lease_ms]
-        return bool(await self._run("claim", keys, args))
+        return (await self.claim_many([(event_id, body, received_at)]))[0]
+
+    async def claim_many(self, claims: Sequence[Claim]) -> list[bool]:
+        """Run the claim script for every event in one pipeline: one round trip for the batch.
+
+        Each script is atomic on its own; the pipeline is not a transaction (MULTI would add
+        nothing: a claim that lost to another replica simply answers 0).
+        """
+        client = self._client()
+        script = self._scripts["claim"]
+        queue, owner, ttl, lease = self._key("queue"), self.owner, self._ttl_ms, self._lease_ms
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                for event_id, body, received_at in claims:
+                    keys = [self._key("ev", event_id), queue]
+                    await script(
+                        keys=keys, args=[event_id, body, repr(received_at), owner, ttl, lease], client=pipe
+                    )
+                answers = await pipe.execute()
+        except RedisError as exc:
+            raise StoreError(f"Redis claim failed: {exc}") from exc
+        results = [bool(answer) for answer in answers]  # a repeated id finds the first's key
+        return results
 
     async def acquire(self, *, limit: int) -> list[StoredEvent]:
         rows = await self._run(

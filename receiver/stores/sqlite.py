@@ -20,13 +20,20 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import aiosqlite
 import attrs
 
-from receiver.stores.base import DEFAULT_RETENTION_SECONDS, DeadLetter, Store, StoredEvent, StoreError
+from receiver.stores.base import (
+    DEFAULT_RETENTION_SECONDS,
+    Claim,
+    DeadLetter,
+    Store,
+    StoredEvent,
+    StoreError,
+)
 
 __all__ = ["SQLiteStore"]
 
@@ -65,7 +72,7 @@ class _Write:
     """One queued write: a claim, a successful finish, a plain statement, or a call with a result."""
 
     future: asyncio.Future[Any]
-    claim: tuple[str, bytes, float] | None = None
+    claims: Sequence[Claim] | None = None
     done_at: float | None = None
     sql: str | None = None
     params: tuple[Any, ...] = ()
@@ -215,9 +222,9 @@ class SQLiteStore(Store):
         statement, so it commits by itself in one trip to the connection's thread. Anything else
         (dead letters, done markers, releases, calls) runs in one explicit transaction.
         """
-        claims = [w for w in batch if w.claim is not None]
+        claims = [w for w in batch if w.claims is not None]
         finished = [w for w in batch if w.done_at is not None]
-        rest = [w for w in batch if w.claim is None and w.done_at is None]
+        rest = [w for w in batch if w.claims is None and w.done_at is None]
         if claims:
             await self._step(db, claims, self._write_claims)
         if finished:
@@ -248,7 +255,7 @@ class SQLiteStore(Store):
                 write.future.set_result(result)
 
     async def _write_claims(self, db: aiosqlite.Connection, writes: list[_Write]) -> list[Any]:
-        claims = [write.claim for write in writes if write.claim is not None]
+        claims = [claim for write in writes for claim in write.claims or ()]
         first = {claim[0]: claim for claim in reversed(claims)}  # the same id twice: the first decides
         values = ", ".join(["(?, ?, ?, ?)"] * len(first))
         params: list[Any] = []
@@ -261,9 +268,12 @@ class SQLiteStore(Store):
         )
         inserted = {row[0] for row in rows}
         results: list[Any] = []
-        for event_id, _, _ in claims:
-            results.append(event_id in inserted)
-            inserted.discard(event_id)  # a later claim of the same id in this batch is a duplicate
+        for write in writes:  # each write gets one answer per claim it carried
+            answers: list[bool] = []
+            for event_id, _, _ in write.claims or ():
+                answers.append(event_id in inserted)
+                inserted.discard(event_id)  # a later claim of the same id in this batch is a duplicate
+            results.append(answers)
         return results
 
     async def _write_finished(self, db: aiosqlite.Connection, writes: list[_Write]) -> list[Any]:
@@ -295,7 +305,13 @@ class SQLiteStore(Store):
 
     async def claim(self, event_id: str, body: bytes, *, received_at: float) -> bool:
         """Insert the event unless its id exists; resolves after the commit."""
-        result: bool = await self._submit(_Write(self._future(), claim=(event_id, body, received_at)))
+        return (await self.claim_many([(event_id, body, received_at)]))[0]
+
+    async def claim_many(self, claims: Sequence[Claim]) -> list[bool]:
+        """Insert the events whose ids are new, in the writer's next multi-row INSERT; after the commit."""
+        if not claims:
+            return []
+        result: list[bool] = await self._submit(_Write(self._future(), claims=claims))
         return result
 
     async def acquire(self, *, limit: int) -> list[StoredEvent]:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from budai_async.errors import BudError
 from budai_async.webhooks import (
     MAX_SIGNATURES,
+    Verifier,
     WebhookVerificationError,
     decode_secret,
     generate_secret,
@@ -127,6 +128,18 @@ def test_rejections(secrets: str | list[str], headers: dict[str, str], body: byt
     with pytest.raises(WebhookVerificationError) as info:
         verify(secrets, headers, body, now=TS)
     assert info.value.reason == reason
+    # the receiver's Verifier (secrets decoded once) refuses the same way, at build or at verify
+    with pytest.raises(WebhookVerificationError) as again:
+        Verifier(secrets).verify(headers, body, now=TS)
+    assert again.value.reason == reason
+
+
+def test_verifier_returns_the_body_text_and_is_reusable() -> None:
+    verifier = Verifier([OTHER, SECRET])
+    assert verifier.verify(_headers(), BODY, now=TS) == BODY.decode()
+    assert verifier.verify(_headers(), BODY, now=TS) == BODY.decode()
+    with pytest.raises(WebhookVerificationError):
+        verifier.verify(_headers(), BODY + b" ", now=TS)
 
 
 @pytest.mark.parametrize(

@@ -200,48 +200,57 @@ async def test_many_followers_at_once(served: Served) -> None:
 async def test_a_slow_follower_is_dropped_resumes_and_misses_nothing(
     aiohttp_server: Any, server_config: ServerConfig
 ) -> None:
-    """It stops reading; its socket and then its server buffer fill; the server drops it (4008); it
-    resumes by seq. A follower reading at full speed on the same execution gets every line too."""
-    app = with_log_settings(create_app(server_config), attrs.evolve(FAST, subscriber_buffer_lines=100))
+    """It stops reading; its socket fills and a frame waits past the send timeout; the server drops
+    it (4008); it resumes by seq. A follower reading at full speed on the same execution gets every
+    line too."""
+    settings = attrs.evolve(FAST, subscriber_buffer_lines=100, send_timeout_seconds=0.3)
+    app = with_log_settings(create_app(server_config), settings)
     server: TestServer = await aiohttp_server(app)
     client = AsyncBudClient(base_url=str(server.make_url("")).rstrip("/"))
     served = Served(server, Driver(app), client)
     driver = served.driver
     execution_id = await driver.create()
     rng = random.Random(7)  # distinct random lines: permessage-deflate cannot shrink them much
-    total = 3000
     slow = execution_logs(
         served.client,
         execution_id,
         follow=True,
         options=attrs.evolve(QUICK, buffer_lines=20, receive_buffer_bytes=64 * 1024),
     )
-    fast = execution_logs(served.client, execution_id, follow=True, options=QUICK)
-    fast_reader = asyncio.create_task(collect(fast))
     slow_entries: list[LogEntry] = []
     ended = asyncio.Event()
 
     async def read_slowly() -> None:
         async with slow:
-            await ended.wait()  # read nothing while the execution runs
+            await ended.wait()  # read nothing until the server has dropped this stream
             async for entry in slow:
                 slow_entries.append(entry)
 
     slow_reader = asyncio.create_task(read_slowly())
-    await asyncio.sleep(0.05)
-    for _ in range(total // 20):
+    await eventually(lambda: driver.subscribers(execution_id) == 1)
+    [slow_subscription] = driver.bus._channels[execution_id].subscribers
+    fast = execution_logs(served.client, execution_id, follow=True, options=QUICK)
+    fast_reader = asyncio.create_task(collect(fast))
+    await eventually(lambda: driver.subscribers(execution_id) == 2)
+    total = 0
+    for _ in range(1000):  # bounded: at most about 80 MB of text
         for _ in range(20):
             driver.bus.emit(execution_id, "info", base64.b64encode(rng.randbytes(3_072)).decode())
+        total += 20
         await asyncio.sleep(0.005)
+        if slow_subscription not in driver.bus._channels[execution_id].subscribers:
+            break
+    assert slow_subscription not in driver.bus._channels[execution_id].subscribers
     await driver.finish(execution_id)
     ended.set()
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(60):
         await slow_reader
         fast_entries = await fast_reader
     await client.aclose()
     assert_exactly_once(slow_entries, total + 1)
     assert_exactly_once(fast_entries, total + 1)
     assert slow.reconnects >= 1  # it really was dropped and resumed
+    assert slow.lagging_closes >= 1  # ... for lagging (4008)
 
 
 async def test_follow_unknown_execution_raises_not_found(served: Served) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import random
 from typing import Any
 
 import aiohttp
@@ -14,6 +16,9 @@ from aiohttp.test_utils import TestClient
 from logs_support import FAST, Driver, eventually, with_log_settings
 
 from budai_async.models import ExecutionStatus
+from budai_server.app import create_app
+from budai_server.config import ServerConfig
+from budai_server.logs.bus import Subscription
 
 Client = TestClient[Any, Any]
 WS = aiohttp.ClientWebSocketResponse
@@ -39,7 +44,7 @@ class Transcript:
 
 async def read_all(ws: WS, *, stop_after_heartbeats: int | None = None) -> Transcript:
     transcript = Transcript()
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(30):
         async for message in ws:
             if message.type is not WSMsgType.TEXT:
                 break
@@ -188,35 +193,119 @@ async def test_a_plain_get_on_the_stream_route_is_a_json_400(client: Client, dri
     assert (await response.json())["error"]["code"] == "websocket_required"
 
 
-async def test_a_subscriber_past_its_buffer_is_closed_with_4008(client: Client, driver: Driver) -> None:
-    """A burst bigger than the subscriber's buffer arrives before the handler can send any of it."""
+def _subscription(driver: Driver, execution_id: str) -> Subscription:
+    [subscription] = driver.bus._channels[execution_id].subscribers
+    return subscription
+
+
+async def _numbered_at_once(driver: Driver) -> str:
+    """A new execution whose lines are published as they are emitted (no seq look-up first)."""
     execution_id = await driver.create()
-    async with client.ws_connect(stream_path(execution_id)) as slow:
-        await asyncio.sleep(0.05)  # subscribed and idle
+    driver.bus.begin_new(execution_id)
+    return execution_id
+
+
+async def test_a_subscriber_past_its_buffer_catches_up_without_a_close(
+    client: Client, driver: Driver
+) -> None:
+    """A burst bigger than the subscriber's buffer arrives before the handler can send any of it:
+    the buffer is dropped, and the stream reads those lines back from the store and goes on."""
+    execution_id = await _numbered_at_once(driver)
+    async with client.ws_connect(stream_path(execution_id)) as ws:
+        await eventually(lambda: driver.subscribers(execution_id) == 1)
         driver.emit(execution_id, FAST.subscriber_buffer_lines + 1)
-        transcript = await read_all(slow)
-    assert transcript.close_code == 4008
-    assert transcript.end is None and transcript.seqs == []
-    await driver.finish(execution_id)
-    async with client.ws_connect(stream_path(execution_id), params={"after_seq": "0"}) as again:
-        resumed = await read_all(again)
-    assert resumed.seqs == list(range(1, FAST.subscriber_buffer_lines + 3))
+        assert _subscription(driver, execution_id).lagging  # it did overflow
+        await driver.finish(execution_id)
+        transcript = await read_all(ws)
+    assert transcript.close_code == 1000
+    assert transcript.end is not None
+    assert transcript.seqs == list(range(1, FAST.subscriber_buffer_lines + 3))
 
 
 async def test_lag_during_the_backlog_never_leaves_a_gap(client: Client, driver: Driver) -> None:
-    """Dropped halfway through the stored backlog, the stream must not jump ahead to the memory
-    snapshot: what arrived is 1..k without holes, so resuming after k loses nothing."""
-    execution_id = await driver.create()
+    """Overflowing halfway through the stored backlog, the stream must not jump ahead to the memory
+    snapshot: it reads on from its cursor, so every line arrives once, in order, with no close."""
+    execution_id = await _numbered_at_once(driver)
     driver.emit(execution_id, 5000)  # a hundred backlog pages
     await driver.settle()
     driver.emit(execution_id, 100)  # the memory snapshot of the stream below
     async with client.ws_connect(stream_path(execution_id)) as ws:
         await eventually(lambda: driver.subscribers(execution_id) == 1)
         driver.emit(execution_id, FAST.subscriber_buffer_lines + 1)  # overflow while the backlog runs
+        assert _subscription(driver, execution_id).lagging
+        await driver.finish(execution_id)
+        transcript = await read_all(ws)
+    assert transcript.close_code == 1000
+    assert transcript.seqs == list(range(1, 5100 + FAST.subscriber_buffer_lines + 3))
+
+
+async def test_a_slow_but_reading_follower_is_never_closed(client: Client, driver: Driver) -> None:
+    """Bursts overflow its buffer again and again while it takes frames slowly: it still gets
+    every line once and the `end`, and is never closed for lagging."""
+    execution_id = await _numbered_at_once(driver)
+    transcript = Transcript()
+
+    async def read_slowly(ws: WS) -> None:
+        async for message in ws:
+            if message.type is not WSMsgType.TEXT:
+                break
+            frame = json.loads(message.data)
+            transcript.frames.append(frame)
+            if frame["type"] == "lines":
+                transcript.seqs.extend(item["seq"] for item in frame["items"])
+            await asyncio.sleep(0.002)  # slow, but reading
+        transcript.close_code = ws.close_code
+
+    overflows = 0
+    async with client.ws_connect(stream_path(execution_id)) as ws:
+        await eventually(lambda: driver.subscribers(execution_id) == 1)
+        reader = asyncio.create_task(read_slowly(ws))
+        for _ in range(8):
+            driver.emit(execution_id, FAST.subscriber_buffer_lines + 100)
+            overflows += _subscription(driver, execution_id).lagging
+            await asyncio.sleep(0.01)
+        await driver.finish(execution_id)
+        async with asyncio.timeout(30):
+            await reader
+    total = 8 * (FAST.subscriber_buffer_lines + 100) + 1
+    assert overflows >= 1
+    assert transcript.close_code == 1000
+    assert transcript.end is not None
+    assert transcript.seqs == list(range(1, total + 1))
+
+
+async def test_a_follower_that_stops_reading_is_closed_with_4008(
+    aiohttp_client: Any, server_config: ServerConfig
+) -> None:
+    """It takes no frame for longer than the send timeout: the server closes it for lagging (the
+    4008 queued behind what it already sent), so once it reads again it resumes by seq."""
+    app = with_log_settings(create_app(server_config), attrs.evolve(FAST, send_timeout_seconds=0.3))
+    client: Client = await aiohttp_client(app)
+    driver = Driver(app)
+    execution_id = await driver.create()
+    rng = random.Random(3)  # random text: permessage-deflate cannot shrink it, the socket fills
+    emitted = 0
+    async with client.ws_connect(stream_path(execution_id)) as ws:
+        await eventually(lambda: driver.subscribers(execution_id) == 1)
+        for _ in range(1000):  # bounded: at most about 80 MB of text
+            for _ in range(20):
+                driver.bus.emit(execution_id, "info", base64.b64encode(rng.randbytes(3_072)).decode())
+            emitted += 20
+            await asyncio.sleep(0.005)
+            if driver.subscribers(execution_id) == 0:
+                break
+        assert driver.subscribers(execution_id) == 0  # the server let go of the stalled stream
         transcript = await read_all(ws)
     assert transcript.close_code == 4008
     assert transcript.seqs == list(range(1, len(transcript.seqs) + 1))
-    assert len(transcript.seqs) < 5100
+    assert len(transcript.seqs) < emitted
+    await driver.finish(execution_id)
+    async with client.ws_connect(
+        stream_path(execution_id), params={"after_seq": str(len(transcript.seqs))}
+    ) as ws:
+        rest = await read_all(ws)
+    assert rest.close_code == 1000
+    assert transcript.seqs + rest.seqs == list(range(1, emitted + 2))
 
 
 async def test_the_drop_hook_cuts_the_connection_every_n_lines(client: Client, driver: Driver) -> None:

@@ -1,0 +1,196 @@
+"""Hand-compiled structuring of our own server's `Execution` / `StepRun` dicts (the SDK's hot path).
+
+`executions.get` is the call made most often, and the generic path (copy + `normalize_execution` +
+cattrs' per-field hooks) cost about as much CPU as the HTTP request itself. These functions build the
+models straight from the dict our server writes. They handle that one shape only: anything else
+(the gateway's names, `steps` as a list, `progress` as an object, a value of an unexpected type)
+makes them return None and the caller uses the generic converter, which stays the reference. A
+value that would make the generic path raise also returns None here, so errors keep its wording.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+
+from budai_async.models import CallbackEvent, Execution, ExecutionStatus, Priority, StepRun, StepStatus
+
+__all__ = ["fast_callback_event", "fast_execution", "fast_step", "parse_datetime"]
+
+# Keys that `normalize_execution` reads to map another shape: their presence means "not ours".
+E = TypeVar("E", ExecutionStatus, StepStatus, Priority)
+_FOREIGN_KEYS: Final = frozenset(
+    {
+        "execution",
+        "execution_id",
+        "workflow_id",
+        "pipeline_definition",
+        "final_outputs",
+        "error_info",
+        "start_time",
+        "end_time",
+        "progress_percentage",
+        "aggregated_progress",
+    }
+)
+_NUMBERS: Final = (int, float)
+# Known enum values by text: a dict hit instead of EnumType.__call__ (unknown values still go through it).
+_EXECUTION_STATUS: Final = dict(ExecutionStatus._value2member_map_)
+_STEP_STATUS: Final = dict(StepStatus._value2member_map_)
+_PRIORITY: Final = dict(Priority._value2member_map_)
+_fromisoformat = datetime.fromisoformat
+
+
+def parse_datetime(value: Any) -> datetime:
+    """Parse an ISO-8601 string (``Z`` accepted) or epoch seconds into an aware datetime."""
+    if type(value) is str:
+        try:
+            parsed = _fromisoformat(value)  # 3.11+: reads "Z" and every form the server writes
+        except ValueError:
+            parsed = _fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC)
+    if isinstance(value, str):  # a str subclass
+        return parse_datetime(str(value))
+    raise ValueError(f"not a datetime: {value!r}")
+
+
+def _enum(cls: type[E], known: dict[Any, Any], value: Any) -> E:
+    member = known.get(value) if type(value) is str else None
+    return member if member is not None else cls(value)
+
+
+def _when(value: Any) -> datetime | None:
+    return None if value is None else parse_datetime(value)
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    """A JSON object field (None -> {}); None (meaning: use the generic path) for anything else."""
+    if value is None:
+        return {}
+    if type(value) is dict:
+        return {str(key): item for key, item in value.items()}
+    return None
+
+
+def fast_step(data: Any) -> StepRun | None:
+    """A `StepRun` from our server's step dict, or None when the generic path must decide."""
+    if type(data) is not dict:
+        return None
+    get = data.get
+    error = get("error")
+    if error is not None and type(error) is not str:
+        return None
+    try:
+        return StepRun(
+            status=_enum(StepStatus, _STEP_STATUS, get("status", StepStatus.PENDING)),
+            output=get("output"),
+            error=error,
+            attempts=int(get("attempts", 0)),
+            skip_reason=_text(get("skip_reason")),
+            started_at=_when(get("started_at")),
+            completed_at=_when(get("completed_at")),
+            duration_seconds=_seconds(get("duration_seconds")),
+        )
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def fast_execution(data: Any) -> Execution | None:
+    """An `Execution` from our server's dict, or None when the generic path must decide."""
+    if type(data) is not dict or "id" not in data or not _FOREIGN_KEYS.isdisjoint(data):
+        return None
+    get = data.get
+    steps = get("steps")
+    runs: dict[str, StepRun] = {}
+    if steps is not None:
+        if type(steps) is not dict:
+            return None  # the gateway's (or a newer server's) list of step objects
+        for key, value in steps.items():
+            run = fast_step(value)
+            if run is None:
+                return None
+            runs[str(key)] = run
+    progress = get("progress", 0.0)
+    error = get("error")
+    params, outputs = _object(get("params")), _object(get("outputs"))
+    tags, callbacks, priority = get("tags"), get("callbacks"), get("priority")
+    if (
+        type(progress) not in _NUMBERS
+        or (error is not None and type(error) is not str)
+        or params is None
+        or outputs is None
+        or (tags is not None and type(tags) is not list)
+        or (callbacks is not None and type(callbacks) is not dict)
+    ):
+        return None
+    try:
+        return Execution(
+            id=str(data["id"]),
+            pipeline_id=_text(get("pipeline_id")),
+            status=_enum(ExecutionStatus, _EXECUTION_STATUS, get("status", ExecutionStatus.PENDING)),
+            priority=Priority.NORMAL if priority is None else _enum(Priority, _PRIORITY, priority),
+            params=params,
+            tags=[] if tags is None else [str(tag) for tag in tags],
+            outputs=outputs,
+            error=error,
+            steps=runs,
+            progress=float(progress),
+            completed_steps=int(get("completed_steps", 0)),
+            total_steps=int(get("total_steps", 0)),
+            created_at=_when(get("created_at")),
+            started_at=_when(get("started_at")),
+            completed_at=_when(get("completed_at")),
+            duration_seconds=_seconds(get("duration_seconds")),
+            cpu_seconds=_seconds(get("cpu_seconds")),
+            peak_memory_mb=_seconds(get("peak_memory_mb")),
+            retry_of=_text(get("retry_of")),
+            timeout_seconds=_seconds(get("timeout_seconds")),
+            callbacks={} if callbacks is None else {str(k): str(v) for k, v in callbacks.items()},
+        )
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def fast_callback_event(data: Any) -> CallbackEvent | None:
+    """A `CallbackEvent` from a callback body (the receiver's hot path), or None for the generic path."""
+    if type(data) is not dict:
+        return None
+    get = data.get
+    kind, execution_id, error = get("type"), get("execution_id"), get("error")
+    outputs, params, tags = get("outputs", {}), get("params", {}), get("tags", [])
+    if (
+        type(kind) is not str
+        or type(execution_id) is not str
+        or (error is not None and type(error) is not str)
+        or type(outputs) is not dict
+        or type(params) is not dict
+        or type(tags) is not list
+    ):
+        return None
+    try:
+        return CallbackEvent(
+            type=kind,
+            execution_id=execution_id,
+            pipeline_id=_text(get("pipeline_id")),
+            status=_enum(ExecutionStatus, _EXECUTION_STATUS, get("status", ExecutionStatus.COMPLETED)),
+            outputs={str(key): item for key, item in outputs.items()},
+            error=error,
+            tags=[str(tag) for tag in tags],
+            params={str(key): item for key, item in params.items()},
+            completed_at=_when(get("completed_at")),
+            duration_seconds=_seconds(get("duration_seconds")),
+        )
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
