@@ -15,6 +15,7 @@ import attrs
 
 __all__ = [
     "Action",
+    "ActionParam",
     "CallbackEvent",
     "Execution",
     "ExecutionStatus",
@@ -95,14 +96,19 @@ class LogLevel(_OpenStrEnum):
 
 @attrs.frozen(kw_only=True)
 class Pipeline:
-    """A stored pipeline; `definition` is the JSON DAG exactly as submitted."""
+    """A stored pipeline; `definition` is the JSON DAG exactly as submitted.
+
+    `tags` is the gateway's string map (a tag sent as a plain list reads as ``{tag: ""}``).
+    """
 
     id: str
     name: str
     description: str | None = None
     definition: dict[str, Any] = attrs.field(factory=dict)
-    tags: list[str] = attrs.field(factory=list)
+    tags: dict[str, str] = attrs.field(factory=dict)
     status: str = "active"
+    is_active: bool = True
+    icon: str | None = None
     version: int = 1
     step_count: int = 0
     created_at: datetime | None = None
@@ -148,6 +154,14 @@ class Execution:
     retry_of: str | None = None
     timeout_seconds: float | None = None
     callbacks: dict[str, str] = attrs.field(factory=dict)
+    # The gateway's request fields, stored as sent and echoed (docs/compatibility.md).
+    context: dict[str, Any] = attrs.field(factory=dict)
+    initiator: str | None = None
+    user_id: str | None = None
+    callback_topics: list[str] = attrs.field(factory=list)
+    subscriber_ids: str | None = None
+    payload_type: str | None = None
+    notification_workflow_id: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -168,15 +182,32 @@ class LogEntry:
 
 
 @attrs.frozen(kw_only=True)
+class ActionParam:
+    """One param of an action in the gateway's catalogue form (derived from `params_schema`)."""
+
+    name: str
+    type: str = "any"
+    description: str | None = None
+    required: bool = False
+    default: Any = None
+    options: list[dict[str, Any]] | None = None
+
+
+@attrs.frozen(kw_only=True)
 class Action:
-    """A catalogue entry: an action type with the JSON schema of its params and its output keys."""
+    """A catalogue entry: an action type with the JSON schema of its params and its output keys.
+
+    `name` and `params` are the gateway's catalogue fields; `params_schema` is the full JSON schema.
+    """
 
     type: str
+    name: str = ""
     description: str = ""
     aliases: list[str] = attrs.field(factory=list)
     params_schema: dict[str, Any] = attrs.field(factory=dict)
     outputs: list[str] = attrs.field(factory=list)
     category: str = "builtin"
+    params: list[ActionParam] = attrs.field(factory=list)
 
 
 @attrs.frozen(kw_only=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,10 +183,15 @@ def test_model_schema_lists_every_attribute_as_required_and_closed() -> None:
     }
 
 
+# Keys `budai_async._wire` writes beside a model's own fields (docs/compatibility.md).
+WIRE_EXTRAS = {"Pipeline": ["dag"], "Execution": ["progress_percentage", "duration_ms"]}
+
+
 def test_model_schemas_in_the_document_follow_the_attrs_classes() -> None:
     schemas = build_document()["components"]["schemas"]
     for model, name in MODELS.items():
-        assert list(schemas[name]["properties"]) == [field.name for field in attrs.fields(model)], name
+        expected = [field.name for field in attrs.fields(model)] + WIRE_EXTRAS.get(name, [])
+        assert list(schemas[name]["properties"]) == expected, name
 
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -282,4 +288,8 @@ async def test_schemathesis_finds_no_contract_breach(make_bud_server: Any, tmp_p
             await process.wait()
     text = output.decode(errors="replace")
     assert process.returncode == 0, text[-12_000:]
-    assert "Tested: 25" in text or "Tested: 26" in text, text[-3_000:]
+    selected = re.search(r"Selected: (\d+)/(\d+)", text)
+    tested = re.search(r"Tested: (\d+)", text)
+    assert selected and tested, text[-3_000:]
+    total = int(selected.group(2))
+    assert int(tested.group(1)) >= total - 1, text[-3_000:]  # a websocket route may go untested
