@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +109,22 @@ def test_project_packages_never_import_the_official_sdk(package: str) -> None:
     )
     assert offenders == []
     assert list((ROOT / package).rglob("*.py")), "the package was not found"
+
+
+@pytest.mark.parametrize("ci", ["true", ""])
+def test_without_the_official_sdk_ci_fails_loudly_and_a_laptop_skips(ci: str) -> None:
+    """Hide `bud` in a child pytest: under CI=true the interop suite errors, elsewhere it is skipped."""
+    hide_bud = (
+        "import sys; sys.modules['bud'] = None; import pytest; "
+        "sys.exit(pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider', 'tests/interop']))"
+    )
+    env = {**os.environ, "CI": ci, "PYTHONPATH": str(ROOT)}
+    child = subprocess.run(
+        [sys.executable, "-c", hide_bud], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    if ci:
+        assert child.returncode != 0
+        assert "CI=true but the official BudAI SDK" in child.stdout + child.stderr
+    else:
+        assert child.returncode == 0, child.stdout + child.stderr
+        assert "test_official_" not in child.stdout and "test_wire_compat.py" in child.stdout
