@@ -15,7 +15,7 @@ from typing import Any
 from budai_async._retry import header_value, parse_retry_after
 from budai_async.errors import APIStatusError, RateLimitError, status_error_for
 
-__all__ = ["decode_body", "error_from_response", "error_message", "request_id_of"]
+__all__ = ["decode_body", "error_from_response", "error_message", "field_reasons", "request_id_of"]
 
 _MAX_TEXT = 300
 
@@ -62,6 +62,55 @@ def error_message(body: Any, status: int) -> str:
     return f"HTTP {status}"
 
 
+_MAX_REASONS = 10
+
+
+def field_reasons(body: Any) -> list[str]:
+    """Each field fault of an error body as ``"path: reason"``.
+
+    Reads our ``error.details`` (``[{path, message}]``) and FastAPI's ``detail`` list
+    (``[{loc, msg}]``, what the real gateway answers for a bad request body).
+    """
+    if not isinstance(body, Mapping):
+        return []
+    error = body.get("error")
+    items = error.get("details") if isinstance(error, Mapping) else body.get("detail")
+    if not isinstance(items, list):
+        return []
+    reasons = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        reason = _text(item.get("message")) or _text(item.get("msg"))
+        if reason is None:
+            continue
+        path = item.get("path")
+        if path is None and isinstance(item.get("loc"), list):
+            path = ".".join(str(part) for part in item["loc"] if part != "body")
+        reasons.append(f"{path}: {reason}" if path else reason)
+    return reasons
+
+
+def _with_reasons(message: str, body: Any) -> str:
+    """The message followed by every field's reason (``invalid request: priority: must be one of ...``).
+
+    A message that ends with the bare list of faulty paths (our server's ``invalid request: a, b``)
+    loses that list, since the reasons name the paths again.
+    """
+    reasons = field_reasons(body)
+    if not reasons:
+        return message
+    error = body.get("error") if isinstance(body, Mapping) else None
+    details = error.get("details") if isinstance(error, Mapping) else None
+    if isinstance(details, list):
+        paths = ", ".join(str(d.get("path")) for d in details if isinstance(d, Mapping))
+        if paths and message.endswith(f": {paths}"):
+            message = message[: -len(paths) - 2]
+    more = len(reasons) - _MAX_REASONS
+    shown = "; ".join(reasons[:_MAX_REASONS]) + (f"; and {more} more" if more > 0 else "")
+    return f"{message}: {shown}"
+
+
 def request_id_of(headers: Mapping[str, str], body: Any = None) -> str | None:
     """The request id: our `X-Request-ID` header, else the gateway's `correlation_id` in the body."""
     value = header_value(headers, "X-Request-ID")
@@ -87,7 +136,7 @@ def error_from_response(
 ) -> APIStatusError:
     """Build the exception for a non-2xx answer: class by status, message, request id, parsed body."""
     parsed = decode_body(body)
-    message = error_message(parsed, status)
+    message = _with_reasons(error_message(parsed, status), parsed)
     if context:
         message = f"{message} ({context})"
     cls = status_error_for(status)

@@ -212,7 +212,8 @@ class Action:
 
 @attrs.frozen(kw_only=True)
 class ValidationIssue:
-    """One fault of a definition; `path` is a JSON path such as ``$.steps[1].params.model_id``."""
+    """One fault of a definition; `path` names the value, relative to the definition, in the 422 path style:
+    ``steps[1].params.model_id`` (``""`` is the definition itself)."""
 
     path: str
     message: str

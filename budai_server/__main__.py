@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from aiohttp import web
@@ -20,7 +21,15 @@ from aiohttp import web
 from budai_server.app import create_app
 from budai_server.appkeys import OUTBOX
 from budai_server.config import FaultConfig, InventorySettings, ServerConfig, default_db_path
-from budai_server.outbox.rules import DEFAULT_RETRY_SCHEDULE, check_secret, format_schedule, parse_schedule
+from budai_server.outbound.policy import parse_allow_list
+from budai_server.outbox.rules import (
+    DEFAULT_RETRY_SCHEDULE,
+    check_secret,
+    format_schedule,
+    parse_schedule,
+    secret_fingerprint,
+)
+from budai_server.outbox.store import SECRET_QUERY
 from budai_server.store.database import SchemaTooNewError
 
 __all__ = ["main", "serve"]
@@ -43,9 +52,11 @@ async def serve(config: ServerConfig, *, ready_message: bool = True) -> None:
         host, port = runner.addresses[0][:2]
         outbox = app.get(OUTBOX)
         if ready_message and outbox is not None and outbox.secret_from_store:
+            # Never the secret itself: stdout ends up in logs. Where it is, and how to tell it apart.
             print(
-                f"budai-server webhook secret: {outbox.secret} (generated at the first start and kept "
-                f"in {config.db_path}; pass --webhook-secret to choose one)",
+                f"budai-server webhook secret: fingerprint {secret_fingerprint(outbox.secret)}, generated "
+                f"at the first start and kept in {config.db_path} (read it with: sqlite3 "
+                f'{config.db_path} "{SECRET_QUERY}"; pass --webhook-secret to choose one)',
                 flush=True,
             )
         if ready_message:
@@ -58,6 +69,37 @@ async def serve(config: ServerConfig, *, ready_message: bool = True) -> None:
         logger.info("shutting down")
     finally:
         await runner.cleanup()
+
+
+# ServerConfig fields `--limit NAME=VALUE` may set, with their types.
+LIMIT_FIELDS: dict[str, type] = {
+    "max_body_bytes": int,
+    "max_json_depth": int,
+    "max_steps_per_definition": int,
+    "max_definition_bytes": int,
+    "max_params_bytes": int,
+    "max_log_line_chars": int,
+    "max_log_lines_per_execution": int,
+    "max_log_lines_per_second": float,
+}
+
+
+def _parse_limits(items: tuple[str, ...]) -> dict[str, Any]:
+    """``("max_params_bytes=65536", ...)`` -> ServerConfig keyword arguments (positive numbers)."""
+    found: dict[str, Any] = {}
+    for item in items:
+        name, _, raw = item.partition("=")
+        kind = LIMIT_FIELDS.get(name.strip())
+        if kind is None:
+            raise click.BadParameter(f"unknown limit {name!r}", param_hint="--limit")
+        try:
+            value = kind(raw.strip())
+        except ValueError:
+            raise click.BadParameter(f"{name} needs a number, got {raw!r}", param_hint="--limit") from None
+        if value <= 0:
+            raise click.BadParameter(f"{name} must be > 0", param_hint="--limit")
+        found[name.strip()] = value
+    return found
 
 
 def _tune_gc() -> None:
@@ -197,8 +239,8 @@ def _tune_gc() -> None:
     envvar="BUDAI_WEBHOOK_SECRET",
     default=None,
     metavar="whsec_...",
-    help="Signs callbacks (env BUDAI_WEBHOOK_SECRET). Default: generated at the first start, kept in "
-    "the database and printed at every start.",
+    help="Signs callbacks (env BUDAI_WEBHOOK_SECRET). Default: generated at the first start and kept in "
+    "the database; its fingerprint and how to read it are printed at start (never the secret).",
 )
 @click.option(
     "--callback-retry-schedule",
@@ -220,6 +262,53 @@ def _tune_gc() -> None:
     default=16,
     show_default=True,
     help="Callback attempts in flight at once.",
+)
+@click.option(
+    "--outbound",
+    "outbound_mode",
+    type=click.Choice(["auto", "strict"]),
+    envvar="BUDAI_SERVER_OUTBOUND",
+    default="auto",
+    show_default=True,
+    help="Outbound policy of api_call, notification and callbacks: 'strict' refuses loopback, private, "
+    "link-local, multicast and reserved addresses; 'auto' also allows loopback while --host is a "
+    "loopback address (env BUDAI_SERVER_OUTBOUND).",
+)
+@click.option(
+    "--allow-outbound",
+    multiple=True,
+    envvar="BUDAI_SERVER_ALLOW_OUTBOUND",
+    metavar="CIDR|HOST,...",
+    help="Networks (e.g. 10.0.0.0/8) and host names (e.g. hooks.internal, *.corp) outbound requests "
+    "may reach whatever the policy says (comma-separated, repeatable; env BUDAI_SERVER_ALLOW_OUTBOUND).",
+)
+@click.option(
+    "--outbound-max-redirects",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Redirects an api_call or notification follows (each hop checked by the policy).",
+)
+@click.option(
+    "--outbound-max-response-bytes",
+    type=click.IntRange(min=1),
+    default=1024 * 1024,
+    show_default=True,
+    help="Largest answer an api_call or notification reads.",
+)
+@click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a work limit (repeatable): " + ", ".join(sorted(LIMIT_FIELDS)) + " (docs/server.md, Limits).",
+)
+@click.option(
+    "--retention-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Delete ended executions (with their logs and callbacks) this many days after they ended; "
+    "checked at start and hourly. Default: keep everything.",
 )
 @click.option(
     "--log-level",
@@ -253,6 +342,12 @@ def main(
     callback_retry_schedule: str,
     callback_timeout: float,
     max_concurrent_callbacks: int,
+    outbound_mode: str,
+    allow_outbound: tuple[str, ...],
+    outbound_max_redirects: int,
+    outbound_max_response_bytes: int,
+    limits: tuple[str, ...],
+    retention_days: float | None,
     log_level: str,
 ) -> None:
     """Run the local BudAI pipeline server."""
@@ -276,6 +371,10 @@ def main(
         check_secret(webhook_secret or None)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--webhook-secret") from None
+    try:
+        parse_allow_list(allow_outbound)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allow-outbound") from None
     config = ServerConfig(
         db_path=db_path or default_db_path(),
         host=host,
@@ -298,6 +397,12 @@ def main(
         callback_retry_schedule=schedule,
         callback_timeout_seconds=callback_timeout,
         max_concurrent_callbacks=max_concurrent_callbacks,
+        outbound_mode=outbound_mode,
+        allow_outbound=allow_outbound,
+        outbound_max_redirects=outbound_max_redirects,
+        outbound_max_response_bytes=outbound_max_response_bytes,
+        **_parse_limits(limits),
+        retention_days=retention_days,
     )
     _tune_gc()
     try:

@@ -6,7 +6,8 @@ lifetimes are aiohttp cleanup contexts, started in this order and stopped in rev
 
 1. store      open SQLite, migrate                      ... close (after a final flush)
 2. logs       start the log bus                         ... flush and stop it
-3. engine     HTTP session for actions, seed inventory  ... close the session
+3. engine     HTTP session for actions (guarded by the  ... close the session
+              outbound policy), seed inventory
 4. contexts added by route setups (outbox, ...)
 5. scheduler  recover interrupted executions, admit     ... stop admitting, let running executions
               finish for the grace period, interrupt the rest (they resume at the next start)
@@ -34,8 +35,9 @@ from budai_server.engine import templates
 from budai_server.engine.runner import ExecutionRunner
 from budai_server.logs.bus import logbus_ctx
 from budai_server.metrics import METRICS, Metrics
+from budai_server.outbound import make_session
 from budai_server.routes import ROUTE_SETUPS
-from budai_server.routes.definitions import CHECKER, DefinitionChecker
+from budai_server.routes.definitions import CHECKER, DefinitionChecker, DefinitionLimits
 from budai_server.routes.errors import make_error_middleware, set_request_id_header
 from budai_server.routes.middleware import (
     make_auth_middleware,
@@ -89,7 +91,12 @@ def create_app(config: ServerConfig, *, registry: ActionRegistry | None = None) 
     app[SCHEDULER] = scheduler
     app[METRICS] = metrics
     app[ACTIONS] = actions
-    app[CHECKER] = DefinitionChecker(lambda: actions.specs, templates.check)
+    limits = DefinitionLimits(
+        max_steps=config.max_steps_per_definition,
+        max_definition_bytes=config.max_definition_bytes,
+        max_params_bytes=config.max_params_bytes,
+    )
+    app[CHECKER] = DefinitionChecker(lambda: actions.specs, templates.check, limits)
     app.on_response_prepare.append(set_request_id_header)
 
     app.cleanup_ctx.append(_store_ctx)
@@ -149,7 +156,7 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     await inventory.seed()
     app[INVENTORY] = inventory
     timeout = aiohttp.ClientTimeout(total=config.http_timeout_seconds)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with make_session(config.outbound_policy(), timeout=timeout) as session:
         app[HTTP] = session
         yield
 
@@ -162,7 +169,9 @@ async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
         inventory=app[INVENTORY],
         http=app[HTTP],
         settings=ActionSettings(
-            notification_url=config.notification_url, http_timeout_seconds=config.http_timeout_seconds
+            notification_url=config.notification_url,
+            http_timeout_seconds=config.http_timeout_seconds,
+            outbound=config.outbound_policy(),
         ),
     )
     await scheduler.start(runner, app.get(LOGBUS))

@@ -11,6 +11,23 @@ from pathlib import Path
 import attrs
 import platformdirs
 
+from budai_server.limits import (
+    MAX_DEFINITION_BYTES,
+    MAX_LOG_LINE_CHARS,
+    MAX_LOG_LINES_PER_EXECUTION,
+    MAX_LOG_LINES_PER_SECOND,
+    MAX_PARAMS_BYTES,
+    MAX_STEPS_PER_DEFINITION,
+)
+from budai_server.nesting import DEFAULT_MAX_DEPTH
+from budai_server.outbound.policy import (
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    MODES,
+    OutboundPolicy,
+    make_policy,
+    parse_allow_list,
+)
 from budai_server.outbox.rules import DEFAULT_JITTER, DEFAULT_RETRY_SCHEDULE, check_schedule, check_secret
 
 __all__ = ["FaultConfig", "InventorySettings", "ServerConfig", "default_db_path"]
@@ -19,6 +36,12 @@ __all__ = ["FaultConfig", "InventorySettings", "ServerConfig", "default_db_path"
 def default_db_path() -> Path:
     """The SQLite file used when `--db` is not given: under the user's data directory."""
     return Path(platformdirs.user_data_dir("budai-server", appauthor=False)) / "budai.db"
+
+
+def _allow_list(
+    _instance: object, _attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]
+) -> None:
+    parse_allow_list(value)
 
 
 def _rate(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -84,6 +107,23 @@ class ServerConfig:
     recovery: str = attrs.field(default="resume", validator=attrs.validators.in_(("resume", "fail")))
     long_poll_max_seconds: float = attrs.field(default=60.0, validator=_non_negative)
     max_body_bytes: int = 1024 * 1024
+    # Deepest nesting of arrays and objects in a JSON body (deeper: 422 before parsing).
+    # Work limits (docs/server.md, Limits); over a limit: 422 naming it.
+    max_steps_per_definition: int = attrs.field(
+        default=MAX_STEPS_PER_DEFINITION, validator=attrs.validators.ge(1)
+    )
+    max_definition_bytes: int = attrs.field(default=MAX_DEFINITION_BYTES, validator=attrs.validators.ge(1))
+    max_params_bytes: int = attrs.field(default=MAX_PARAMS_BYTES, validator=attrs.validators.ge(1))
+    max_log_line_chars: int = attrs.field(default=MAX_LOG_LINE_CHARS, validator=attrs.validators.ge(1))
+    max_log_lines_per_execution: int = attrs.field(
+        default=MAX_LOG_LINES_PER_EXECUTION, validator=attrs.validators.ge(1)
+    )
+    max_log_lines_per_second: float = attrs.field(
+        default=MAX_LOG_LINES_PER_SECOND, validator=attrs.validators.gt(0)
+    )
+    max_json_depth: int = attrs.field(
+        default=DEFAULT_MAX_DEPTH, validator=[attrs.validators.ge(1), attrs.validators.le(500)]
+    )
     # Idempotency keys older than this are forgotten (checked at start and hourly; None: keep all).
     idempotency_ttl_seconds: float | None = 24 * 3600.0
     # How long SIGTERM waits for running executions before interrupting them (they resume at start).
@@ -105,6 +145,31 @@ class ServerConfig:
     callback_jitter: float = attrs.field(default=DEFAULT_JITTER, validator=_rate)
     callback_timeout_seconds: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
     max_concurrent_callbacks: int = attrs.field(default=16, validator=attrs.validators.ge(1))
+    # Ended executions whose completed_at is older than this many days are deleted with their logs and
+    # callbacks, at start and then every `retention_interval_seconds` (None: keep everything).
+    retention_days: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
+    )
+    retention_interval_seconds: float = attrs.field(default=3600.0, validator=attrs.validators.gt(0))
+    # Outbound policy (docs/server.md, Security): "auto" allows loopback targets while `host` is a
+    # loopback address, "strict" never does; `allow_outbound` lists CIDR networks and host names
+    # that are allowed whatever the rules say.
+    outbound_mode: str = attrs.field(default="auto", validator=attrs.validators.in_(MODES))
+    allow_outbound: tuple[str, ...] = attrs.field(default=(), validator=_allow_list)
+    outbound_max_redirects: int = attrs.field(default=DEFAULT_MAX_REDIRECTS, validator=attrs.validators.ge(0))
+    outbound_max_response_bytes: int = attrs.field(
+        default=DEFAULT_MAX_RESPONSE_BYTES, validator=attrs.validators.ge(1)
+    )
+
+    def outbound_policy(self) -> OutboundPolicy:
+        """The outbound policy of this server (every outbound request obeys it)."""
+        return make_policy(
+            self.outbound_mode,
+            self.host,
+            self.allow_outbound,
+            max_redirects=self.outbound_max_redirects,
+            max_response_bytes=self.outbound_max_response_bytes,
+        )
 
     @max_concurrent_executions.validator
     def _check_concurrency(self, _attribute: attrs.Attribute[int], value: int) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 
 import attrs
 
+from budai_server.nesting import exceeds_depth
+
 __all__ = [
     "SORT_FIELDS",
     "Cursor",
@@ -75,6 +77,8 @@ def decode_cursor(token: str) -> Cursor:
     """Parse a client's cursor token; raises ValueError when it was not made by `encode_cursor`."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        if exceeds_depth(raw, 1):  # a cursor is one flat object
+            raise ValueError("too deep")
         data = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise ValueError("cursor is not a token returned by this server") from exc

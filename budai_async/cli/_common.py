@@ -51,16 +51,9 @@ def exit_code_for_error(error: BudError) -> int:
 
 
 def describe_error(error: BudError) -> str:
-    """One line for a human: the server's message and, for 422, the faulty fields."""
+    """One line for a human: the server's message (for 422 it names each field and why) and the status."""
     if isinstance(error, APIStatusError):
-        details = error.details
-        text = f"{error} (HTTP {error.status_code})"
-        if isinstance(details, list) and details:
-            fields = "; ".join(
-                f"{d.get('path', '?')}: {d.get('message', '')}" for d in details if isinstance(d, dict)
-            )
-            text += f": {fields}"
-        return text
+        return f"{error} (HTTP {error.status_code})"
     return str(error)
 
 

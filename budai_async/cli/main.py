@@ -23,6 +23,7 @@ from budai_async.cli._common import (
     styled_status,
 )
 from budai_async.cli.batch import batch_command
+from budai_async.cli.cleanup import delete_command, prune_command
 from budai_async.cli.logs import format_entry, logs_command
 from budai_async.models import Execution, Pipeline
 
@@ -316,7 +317,7 @@ def run(
 
 @main.group()
 def executions() -> None:
-    """List, show, cancel and retry executions."""
+    """List, show, cancel, retry and delete executions."""
 
 
 @executions.command("list")
@@ -390,7 +391,13 @@ def executions_cancel(state: CliState, execution_id: str) -> None:
 
 @executions.command("retry")
 @click.argument("execution_id")
-@click.option("--param", "-p", "params", multiple=True, help="New params (replace the old ones).")
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    help="key=value merged over the old params; key=null removes the key.",
+)
 @pass_state
 def executions_retry(state: CliState, execution_id: str, params: tuple[str, ...]) -> None:
     """Start a new execution from EXECUTION_ID, with the same or new params."""
@@ -403,6 +410,8 @@ def executions_retry(state: CliState, execution_id: str, params: tuple[str, ...]
     _print_executions(state, run_async(go))
 
 
+executions.add_command(delete_command, name="delete")
+executions.add_command(prune_command, name="prune")
 main.add_command(logs_command, name="logs")
 main.add_command(batch_command, name="batch")
 

@@ -191,10 +191,15 @@ def deployment_scale(*, deployment_id: Value[str], replicas: Value[int]) -> Acti
 
 
 def cluster_health(
-    *, cluster_id: Value[str], checks: Sequence[Value[HealthCheck]] | Ref | None = None
+    *,
+    cluster_id: Value[str],
+    checks: Sequence[Value[HealthCheck]] | Ref | None = None,
+    fail_if_unhealthy: Value[bool] | None = None,
 ) -> ActionCall:
-    """Check a cluster; output `healthy`, `status` (healthy/degraded/unknown), `issues`, `details`."""
-    return _call("cluster_health", cluster_id=cluster_id, checks=_listed(checks))
+    """Check a cluster; fails (retryably) unless healthy. Output `healthy`, `status`, `issues`, `details`."""
+    return _call(
+        "cluster_health", cluster_id=cluster_id, checks=_listed(checks), fail_if_unhealthy=fail_if_unhealthy
+    )
 
 
 # The guide's names for the same actions.

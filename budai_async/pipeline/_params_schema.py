@@ -6,13 +6,24 @@ value is only known at run time) and the engine runs it again on the rendered pa
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from budai_async.models import ValidationIssue
 
-__all__ = ["apply_defaults", "check_value", "is_template", "join_path", "type_name"]
+__all__ = [
+    "accepts",
+    "apply_defaults",
+    "check_value",
+    "coerce_to_strings",
+    "is_template",
+    "join_path",
+    "json_text",
+    "template_slots",
+    "type_name",
+]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -32,12 +43,96 @@ def is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+def json_text(value: Any) -> str:
+    """The text a value becomes where a string is wanted: strings as they are, anything else as JSON.
+
+    ``7`` → ``"7"``, ``True`` → ``"true"``, ``None`` → ``"null"``, ``{"a": 1}`` → ``'{"a": 1}'``; the
+    engine uses it for placeholders feeding a string param and for values inside longer templates.
+    """
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def schema_types(schema: Mapping[str, Any]) -> list[str] | None:
+    """The type names a schema accepts, or None when it does not constrain the type."""
+    types = schema.get("type")
+    if types is None:
+        return None
+    return [types] if isinstance(types, str) else [str(name) for name in types]
+
+
+def accepts(schema: Mapping[str, Any], kind: str) -> bool:
+    """True when a value of JSON type `kind` can feed `schema`: its type, an integer where a number is
+    wanted, or anything where a string is wanted (it becomes its `json_text`)."""
+    types = schema_types(schema)
+    if types is None:
+        return True
+    return kind in types or "string" in types or (kind == "integer" and "number" in types)
+
+
+def coerce_to_strings(schema: Mapping[str, Any], written: Any, rendered: Any) -> Any:
+    """Turn rendered single-placeholder values into their text where the schema asks for a string.
+
+    `written` is the value as the definition wrote it, `rendered` the same value after templating. A
+    template that rendered to a non-string keeps its JSON type when the schema accepts that type;
+    when it does not but accepts a string, the value becomes its `json_text` (``"{{ params.n }}"``
+    with n = 7 feeding ``message`` gives ``"7"``). Literal values are never converted.
+    """
+    if is_template(written):
+        types = schema_types(schema)
+        if types is None or isinstance(rendered, str) or "string" not in types:
+            return rendered
+        if any(_TYPE_CHECKS[name](rendered) for name in types if name in _TYPE_CHECKS):
+            return rendered
+        return json_text(rendered)
+    if isinstance(written, Mapping) and isinstance(rendered, dict):
+        return {
+            key: coerce_to_strings(_property(schema, key), written[key], item) if key in written else item
+            for key, item in rendered.items()
+        }
+    if isinstance(written, list) and isinstance(rendered, list) and len(written) == len(rendered):
+        items = schema.get("items")
+        sub = items if isinstance(items, Mapping) else {}
+        return [coerce_to_strings(sub, w, r) for w, r in zip(written, rendered, strict=True)]
+    return rendered
+
+
+def template_slots(
+    schema: Mapping[str, Any], value: Any, path: str
+) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """Yield ``(path, template, schema)`` for every template string inside `value`, with the schema
+    of the field it feeds (``{}`` where the schema says nothing)."""
+    if is_template(value):
+        yield path, value, schema
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from template_slots(_property(schema, str(key)), item, join_path(path, str(key)))
+    elif isinstance(value, list | tuple):
+        items = schema.get("items")
+        sub = items if isinstance(items, Mapping) else {}
+        for index, item in enumerate(value):
+            yield from template_slots(sub, item, join_path(path, index))
+
+
+def _property(schema: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """The schema of an object's property `key` (``additionalProperties`` when it is not listed)."""
+    properties = schema.get("properties")
+    if isinstance(properties, Mapping) and isinstance(properties.get(key), Mapping):
+        return properties[key]  # type: ignore[no-any-return]
+    extra = schema.get("additionalProperties")
+    return extra if isinstance(extra, Mapping) else {}
+
+
 def join_path(path: str, key: str | int) -> str:
-    """Extend a JSON path: ``$.a`` + ``b`` → ``$.a.b``, + ``0`` → ``$.a[0]``, odd keys quoted."""
+    """Extend a path: ``a`` + ``b`` → ``a.b``, + ``0`` → ``a[0]``, odd keys quoted; ``""`` is the root."""
     if isinstance(key, int):
         return f"{path}[{key}]"
     if _IDENTIFIER.match(key):
-        return f"{path}.{key}"
+        return f"{path}.{key}" if path else key
     escaped = key.replace("\\", "\\\\").replace("'", "\\'")
     return f"{path}['{escaped}']"
 

@@ -61,7 +61,7 @@ def expression_refs(source: str) -> set[str]:
 def template_refs(value: Any) -> set[str]:
     """Step ids named in the templates anywhere inside a JSON value."""
     found: set[str] = set()
-    for _path, text in template_strings(value, "$"):
+    for _path, text in template_strings(value, ""):
         found |= step_names(code_of(text, expression=False))
     return found
 

@@ -293,7 +293,7 @@ _SPECS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec(
         type="cluster_health",
-        description="Check a cluster's health: healthy, degraded or unknown, with the issues found.",
+        description="Check a cluster's health; fails (retryably) unless it is healthy.",
         params=_obj(
             {
                 "cluster_id": _str("the cluster to check"),
@@ -301,6 +301,12 @@ _SPECS: tuple[ActionSpec, ...] = (
                     "type": "array",
                     "items": {"type": "string", "enum": ["nodes", "gpu", "network", "storage"]},
                     "description": "which checks to run (default: all)",
+                },
+                "fail_if_unhealthy": {
+                    "type": "boolean",
+                    "default": True,
+                    "description": "fail the step (retryably) unless the cluster is healthy; "
+                    "false returns the report whatever the health",
                 },
             },
             ("cluster_id",),

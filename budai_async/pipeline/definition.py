@@ -2,8 +2,9 @@
 
 Pure (no I/O, no Jinja): the SDK's DSL checks definitions offline with it, and the server checks them
 at create/validate time and hands the parsed `Definition` to its engine. Every fault comes back as a
-`ValidationIssue` with the JSON path of the offending value (``$.steps[1].depends_on[0]``) and a code,
-so a 422 body names exactly what to fix.
+`ValidationIssue` with the path of the offending value relative to the definition
+(``steps[1].depends_on[0]``; a 422 puts the request field in front: ``definition.steps[1]...``) and a
+code, so a 422 body names exactly what to fix.
 
 Dependencies of a step are its ``depends_on`` plus every step its templates or condition name
 (``steps.X.`` or ``steps['X']``); the targets of a ``condition`` action's ``on_true``/``on_false``
@@ -31,6 +32,7 @@ from budai_async.pipeline._dag import (
     structure_step,
     structuring_issues,
 )
+from budai_async.pipeline._param_fit import param_type_warnings
 from budai_async.pipeline._params_schema import check_value, join_path, type_name
 from budai_async.pipeline._template_refs import (
     code_of,
@@ -109,11 +111,11 @@ class _Analyser:
 
     def run(self, data: Any) -> Definition | None:
         if not isinstance(data, Mapping):
-            self.error("$", f"a definition must be an object, got {type_name(data)}", "invalid_type")
+            self.error("", f"a definition must be an object, got {type_name(data)}", "invalid_type")
             return None
         for key in data:
             if key not in _TOP_KEYS:
-                self.error(join_path("$", str(key)), f"unknown key {key!r}", "unknown_key")
+                self.error(join_path("", str(key)), f"unknown key {key!r}", "unknown_key")
         written = self._steps(data.get("steps"), "steps" in data)
         parameters = parse_parameters(data.get("parameters"), self.error)
         outputs = self._outputs(data["outputs"]) if data.get("outputs") is not None else None
@@ -126,9 +128,10 @@ class _Analyser:
         for index, step in written:
             self._references(index, step, ids, edges, branches, status_aware)
         if outputs is not None:
-            for path, text in template_strings(outputs, "$.outputs"):
+            for path, text in template_strings(outputs, "outputs"):
                 self._template(path, text, ids, expression=False)
         self._warn_undeclared_params(parameters, "parameters" in data)
+        self.warnings.extend(param_type_warnings(self._param_slots(written), parameters))
         if self.errors:
             return None
         order = self._order(written, edges)
@@ -140,16 +143,16 @@ class _Analyser:
 
     def _steps(self, raw: Any, present: bool) -> list[tuple[int, WrittenStep]] | None:
         if not present:
-            self.error("$.steps", "a definition needs a 'steps' list", "missing")
+            self.error("steps", "a definition needs a 'steps' list", "missing")
             return None
         if not isinstance(raw, list):
-            self.error("$.steps", f"expected a list of steps, got {type_name(raw)}", "invalid_type")
+            self.error("steps", f"expected a list of steps, got {type_name(raw)}", "invalid_type")
             return None
         if not raw:
-            self.error("$.steps", "a pipeline needs at least one step", "empty")
+            self.error("steps", "a pipeline needs at least one step", "empty")
             return None
         if len(raw) > MAX_STEPS:
-            self.error("$.steps", f"at most {MAX_STEPS} steps, got {len(raw)}", "too_many")
+            self.error("steps", f"at most {MAX_STEPS} steps, got {len(raw)}", "too_many")
             return None
         written: list[tuple[int, WrittenStep]] = []
         seen: dict[str, int] = {}
@@ -158,8 +161,8 @@ class _Analyser:
             if isinstance(step_id, str):
                 if step_id in seen:
                     self.error(
-                        f"$.steps[{index}].id",
-                        f"step id {step_id!r} is already used by $.steps[{seen[step_id]}]",
+                        f"steps[{index}].id",
+                        f"step id {step_id!r} is already used by steps[{seen[step_id]}]",
                         "duplicate_id",
                     )
                     continue
@@ -173,7 +176,7 @@ class _Analyser:
         return written
 
     def _step(self, index: int, item: Any) -> WrittenStep | None:
-        path = f"$.steps[{index}]"
+        path = f"steps[{index}]"
         if not isinstance(item, Mapping):
             self.error(path, f"a step must be an object, got {type_name(item)}", "invalid_type")
             return None
@@ -243,7 +246,7 @@ class _Analyser:
         branches: dict[str, Branch],
         status_aware: set[str],
     ) -> None:
-        path = f"$.steps[{index}]"
+        path = f"steps[{index}]"
         edges.by_step.setdefault(step.id, {})
         for position, dep in enumerate(step.depends_on):
             dep_path = f"{path}.depends_on[{position}]"
@@ -289,6 +292,19 @@ class _Analyser:
             schema = self.actions[name].params
             self.errors.extend(check_value(schema, params, f"{path}.params", allow_templates=True))
 
+    def _param_slots(
+        self, written: list[tuple[int, WrittenStep]]
+    ) -> list[tuple[str, Mapping[str, Any], Mapping[str, Any]]]:
+        """``(params path, params, action schema)`` of every step whose action is known."""
+        slots: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]] = []
+        for index, step in written:
+            name = self.names.get(step.action)
+            if name is not None:
+                spec = self.actions[name]
+                params = {k: v for k, v in step.params.items() if k not in spec.raw_params}
+                slots.append((f"steps[{index}].params", params, spec.params))
+        return slots
+
     def _template(self, path: str, text: str, ids: set[str], *, expression: bool) -> set[str]:
         """Check one template or expression; return the known step ids it names."""
         code = code_of(text, expression=expression)
@@ -332,7 +348,7 @@ class _Analyser:
     def _outputs(self, raw: Any) -> dict[str, Any] | None:
         if not isinstance(raw, Mapping):
             self.error(
-                "$.outputs", f"expected an object of name: template, got {type_name(raw)}", "invalid_type"
+                "outputs", f"expected an object of name: template, got {type_name(raw)}", "invalid_type"
             )
             return None
         return dict(raw)
@@ -474,5 +490,6 @@ def parse_definition(
     if parsed is None:
         first = result.errors[0]
         more = f" (and {len(result.errors) - 1} more)" if len(result.errors) > 1 else ""
-        raise ValidationError(f"invalid definition: {first.message} at {first.path}{more}", result.errors)
+        where = first.path or "the top level"
+        raise ValidationError(f"invalid definition: {first.message} at {where}{more}", result.errors)
     return parsed

@@ -34,16 +34,16 @@ def parse_parameters(raw: Any, error: ErrorSink) -> dict[str, ParameterDecl]:
         return {}
     entries: list[tuple[str, str, Any]] = []
     if isinstance(raw, Mapping):
-        entries = [(str(name), join_path("$.parameters", str(name)), decl) for name, decl in raw.items()]
+        entries = [(str(name), join_path("parameters", str(name)), decl) for name, decl in raw.items()]
     elif isinstance(raw, list):
         for index, decl in enumerate(raw):
             name = decl.get("name") if isinstance(decl, Mapping) else None
             if not isinstance(name, str) or not name:
-                error(f"$.parameters[{index}].name", "a parameter needs a string 'name'", "missing")
+                error(f"parameters[{index}].name", "a parameter needs a string 'name'", "missing")
                 continue
-            entries.append((name, f"$.parameters[{index}]", decl))
+            entries.append((name, f"parameters[{index}]", decl))
     else:
-        error("$.parameters", f"expected an object or a list, got {type_name(raw)}", "invalid_type")
+        error("parameters", f"expected an object or a list, got {type_name(raw)}", "invalid_type")
         return {}
     return {decl.name: decl for decl in (_parameter(*entry, error) for entry in entries) if decl is not None}
 
@@ -92,12 +92,12 @@ def resolve_params(
 ) -> tuple[dict[str, Any], list[ValidationIssue]]:
     """Merge execution params with the declared defaults and check them against the declarations.
 
-    Returns the merged params and the issues (paths ``$.params.NAME``); undeclared params pass through.
+    Returns the merged params and the issues (paths ``params.NAME``); undeclared params pass through.
     """
     merged = dict(params)
     issues: list[ValidationIssue] = []
     for name, decl in definition.parameters.items():
-        path = join_path("$.params", name)
+        path = join_path("params", name)
         if name not in merged:
             if decl.has_default:
                 merged[name] = decl.default

@@ -196,7 +196,11 @@ class ExecutionsResource(Resource):
         timeout: float | None = None,  # noqa: ASYNC109 - the guide's wait deadline
         idempotency_key: str | None = None,
     ) -> Execution:
-        """Start a new execution of the same pipeline (`retry_of` set), with the old or new `params`."""
+        """Start a new execution of the same pipeline (`retry_of` set).
+
+        `params` are merged over the original params (only the keys that change need sending); a key
+        given as None is removed from the retry. No `params`: the original ones.
+        """
         _check_wait(wait, timeout)
         body: dict[str, Any] = {} if params is None else {"params": dict(params)}
         try:
@@ -224,6 +228,60 @@ class ExecutionsResource(Resource):
         """
         _check_wait(True, timeout)
         return await self._wait_from(None, execution_id, timeout)
+
+    async def delete(self, execution_id: str) -> None:
+        """Delete an ended execution with its logs and callback deliveries.
+
+        Raises ConflictError (409 ``execution_not_finished``) while it is pending or running (cancel
+        it first) and NotFoundError when it does not exist.
+        """
+        try:
+            await self._client.request("DELETE", self._path(execution_id), missing_ok_after_retry=True)
+        except APIStatusError as error:
+            raise unsupported(error, "executions.delete") from error
+
+    async def delete_many(
+        self,
+        *,
+        pipeline_id: str | None = None,
+        status: str | Sequence[str] | None = None,
+        created_after: DateLike | None = None,
+        created_before: DateLike | None = None,
+        tags: Sequence[str] | None = None,
+        dry_run: bool = False,
+    ) -> int:
+        """Delete every ended execution matching all the filters given; return how many went.
+
+        At least one filter is required (nothing is deleted by accident); pending and running
+        executions are never deleted, and `status` may name only ended ones. Their logs and
+        callback deliveries go with them. With `dry_run`, only count. The guide's advice, "Delete
+        old executions to save storage": ``delete_many(created_before=date.today() - timedelta(30))``.
+        """
+        body: dict[str, Any] = {}
+        if pipeline_id is not None:
+            body["pipeline_id"] = pipeline_id
+        if status is not None:
+            body["status"] = [status] if isinstance(status, str) else [str(item) for item in status]
+        if created_after is not None:
+            body["created_after"] = _date_text(created_after, "created_after")
+        if created_before is not None:
+            body["created_before"] = _date_text(created_before, "created_before")
+        if tags is not None:
+            if isinstance(tags, str):
+                raise ValidationError("tags must be a list of strings, not one string")
+            body["tags"] = builtins.list(tags)
+        if not body:
+            raise ValidationError(
+                "delete_many needs at least one filter: "
+                "pipeline_id, status, created_after, created_before or tags"
+            )
+        if dry_run:
+            body["dry_run"] = True
+        try:
+            data = await self._client.request("POST", "/budpipeline/executions/delete", json_body=body)
+        except APIStatusError as error:
+            raise unsupported(error, "executions.delete_many") from error
+        return int(data["deleted"]) if isinstance(data, Mapping) else 0
 
     # ------------------------------------------------------------------ hooks into other modules
     # Logs live in `budai_async.logs._reader` and fan-out in `budai_async.batch._fanout`; these methods only

@@ -6,15 +6,16 @@ import json
 import uuid
 from typing import Any
 
-import aiohttp
 from yarl import URL
 
 from budai_async.pipeline.action_specs import BUILTIN_SPECS
 from budai_server.actions.registry import ActionContext, ActionError, ActionRegistry
+from budai_server.outbound import OutboundError, OutboundRefused, fetch
+from budai_server.outbound.policy import DEFAULT_MAX_RESPONSE_BYTES
 
 __all__ = ["MAX_RESPONSE_BYTES", "register"]
 
-MAX_RESPONSE_BYTES = 1024 * 1024
+MAX_RESPONSE_BYTES = DEFAULT_MAX_RESPONSE_BYTES  # the default; --outbound-max-response-bytes sets it
 _RETRYABLE_4XX = frozenset({408, 425, 429})
 _SEVERITY_LEVEL = {"info": "info", "warning": "warning", "error": "error", "critical": "error"}
 
@@ -38,41 +39,39 @@ async def _request(
     body: Any,
     timeout_seconds: float,
 ) -> dict[str, Any]:
-    """Send one request; non-2xx raises ActionError (4xx other than 408/425/429 not retryable)."""
+    """Send one request through the outbound policy (`budai_server.outbound`); non-2xx raises
+    ActionError (4xx other than 408/425/429 not retryable), so does a refused destination."""
     if ctx.http is None:
         raise ActionError("no HTTP session is configured for this server", retryable=False)
     url = _url(raw_url)
-    payload: dict[str, Any] = {}
-    if isinstance(body, str):
-        payload["data"] = body
-    elif body is not None:
-        payload["json"] = body
     try:
-        async with ctx.http.request(
-            method, url, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_seconds), **payload
-        ) as response:
-            raw = await response.content.read(MAX_RESPONSE_BYTES + 1)
-            status, resp_headers = response.status, dict(response.headers)
-            content_type = response.content_type
-            charset = response.charset or "utf-8"
-    except TimeoutError:
-        raise ActionError(f"{method} {url} timed out after {timeout_seconds:g}s") from None
-    except aiohttp.ClientError as exc:
-        raise ActionError(f"{method} {url} failed: {type(exc).__name__}: {exc}") from None
-    if len(raw) > MAX_RESPONSE_BYTES:
-        raise ActionError(f"{method} {url} answered more than {MAX_RESPONSE_BYTES} bytes", retryable=False)
-    text = raw.decode(charset, errors="replace")
+        reply = await fetch(
+            ctx.http,
+            method,
+            url,
+            policy=ctx.settings.outbound,
+            timeout_seconds=timeout_seconds,
+            headers=headers,
+            data=body if isinstance(body, str) else None,
+            json=body if not isinstance(body, str) else None,
+        )
+    except OutboundRefused as exc:
+        raise ActionError(str(exc), retryable=False) from None
+    except OutboundError as exc:
+        raise ActionError(str(exc), retryable=exc.retryable) from None
+    status, content_type = reply.status, reply.content_type
+    text = reply.body.decode(reply.charset or "utf-8", errors="replace")
     parsed: Any = text
     if content_type == "application/json" or content_type.endswith("+json"):
         try:
             parsed = json.loads(text) if text else None
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = text
     if not 200 <= status < 300:
         retryable = status >= 500 or status in _RETRYABLE_4XX
         snippet = text[:200]
         raise ActionError(f"{method} {url} answered HTTP {status}: {snippet}", retryable=retryable)
-    return {"status_code": status, "body": parsed, "headers": resp_headers}
+    return {"status_code": status, "body": parsed, "headers": reply.headers}
 
 
 async def api_call(params: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
@@ -96,6 +95,11 @@ async def notification(params: dict[str, Any], ctx: ActionContext) -> dict[str, 
     if not url:
         heading = f"{title}: " if title else ""
         ctx.log.emit(_SEVERITY_LEVEL[severity], f"[{channel}] {heading}{message}")
+        # Documented behaviour (docs/engine.md): logged, not delivered; say so where people look.
+        ctx.log.warning(
+            f"notification {notification_id} was NOT sent to {channel}: the step has no url and the "
+            "server no --notification-url (sent: false, delivery: log)"
+        )
         return {"sent": False, "notification_id": notification_id, "channel": channel, "delivery": "log"}
     body = {
         "notification_id": notification_id,

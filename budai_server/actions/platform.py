@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from budai_async.pipeline.action_specs import BUILTIN_SPECS
-from budai_server.actions.registry import ActionContext, ActionRegistry
+from budai_server.actions.registry import ActionContext, ActionError, ActionRegistry
 
 __all__ = ["register"]
 
@@ -55,13 +55,23 @@ async def deployment_scale(params: dict[str, Any], ctx: ActionContext) -> dict[s
 
 
 async def cluster_health(params: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
-    """Report the cluster's health; a degraded cluster is a result, not a failure."""
-    report = await ctx.inventory.cluster_health(params["cluster_id"], params.get("checks"))
-    if not report["healthy"]:
-        ctx.log.warning(
-            f"cluster {params['cluster_id']} is {report['status']}: {'; '.join(report['issues'])}"
-        )
-    return report
+    """Check the cluster and fail when it is not healthy, so the step's retry policy and the failure
+    path (skipped deploy, ``steps.X.status == 'failed'`` handlers, on_failure) apply.
+
+    A degraded cluster fails retryably (it may recover between attempts); an unknown one fails at once.
+    With ``fail_if_unhealthy: false`` the report is the output whatever the health (a probe step).
+    """
+    cluster_id = params["cluster_id"]
+    report = await ctx.inventory.cluster_health(cluster_id, params.get("checks"))
+    if report["healthy"]:
+        return report
+    unknown = report["status"] == "unknown"
+    issues = "; ".join(report["issues"])
+    summary = issues if unknown else f"cluster {cluster_id} is {report['status']}: {issues}"
+    if not params["fail_if_unhealthy"]:
+        ctx.log.warning(summary)
+        return report
+    raise ActionError(summary, retryable=not unknown)
 
 
 def register(registry: ActionRegistry) -> None:

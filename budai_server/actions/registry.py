@@ -19,6 +19,7 @@ import attrs
 from budai_async.models import Action
 from budai_async.pipeline.action_specs import ActionSpec, alias_index
 from budai_server.engine.types import LogSink
+from budai_server.outbound.policy import OutboundPolicy
 
 if TYPE_CHECKING:
     import aiohttp
@@ -53,10 +54,14 @@ class ActionError(Exception):
 
 @attrs.frozen(kw_only=True)
 class ActionSettings:
-    """Server settings actions read (filled from the server config)."""
+    """Server settings actions read (filled from the server config).
+
+    `outbound` is the policy every outbound request obeys; the default is the strict one.
+    """
 
     notification_url: str | None = None
     http_timeout_seconds: float = 30.0
+    outbound: OutboundPolicy = attrs.field(factory=OutboundPolicy)
 
 
 @attrs.frozen

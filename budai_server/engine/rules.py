@@ -34,6 +34,7 @@ __all__ = [
     "next_retry",
     "progress",
     "retry_delay",
+    "visible_status",
 ]
 
 UPSTREAM_FAILED = "upstream_failed"
@@ -105,6 +106,19 @@ def gate(deps: Iterable[DepState], *, status_aware: bool) -> Gate:
     if deps and all(dep.status == "skipped" for dep in deps):
         return Gate("skip", UPSTREAM_SKIPPED)
     return RUN
+
+
+def visible_status(status: str, skip_reason: str | None) -> str:
+    """The status templates and conditions read as ``steps.X.status``.
+
+    A step skipped because something above it failed reads ``failed`` (GitHub Actions' ``failure()``
+    is true there too), so ``steps.deploy.status == 'failed'`` catches a deploy that never ran because
+    its health check failed; ``steps.X.skip_reason`` (``upstream_failed``) tells the two apart. The
+    execution's own view of the step keeps ``skipped``.
+    """
+    if status == "skipped" and skip_reason == UPSTREAM_FAILED:
+        return "failed"
+    return status
 
 
 def branch_excludes(branch: Branch, output: Any, step_id: str) -> bool:

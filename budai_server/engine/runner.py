@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from budai_async.errors import ValidationError
-from budai_async.pipeline._params_schema import apply_defaults, check_value
+from budai_async.pipeline._params_schema import apply_defaults, check_value, coerce_to_strings
 from budai_async.pipeline.definition import Definition, Step, parse_definition, resolve_params
 from budai_server.actions.registry import (
     ActionContext,
@@ -289,7 +289,8 @@ class _Run:
             await asyncio.sleep(delay)
 
     def _prepare(self, step: Step, registered: RegisteredAction) -> dict[str, Any]:
-        """Render the params (raw ones pass through), apply defaults, check the schema.
+        """Render the params (raw ones pass through), turn placeholders feeding string params into
+        their text, apply defaults, check the schema.
 
         Raises TemplateError or ValidationError (neither is retried).
         """
@@ -300,6 +301,7 @@ class _Run:
             else templates.render(value, self.variables, path=f"params.{name}")
             for name, value in step.params.items()
         }
+        params = coerce_to_strings(spec.params, step.params, params)
         params = apply_defaults(spec.params, params)
         issues = check_value(spec.params, params, "params", allow_templates=False)
         if issues:
@@ -350,7 +352,7 @@ class _Run:
         """Refresh the step's view that templates read as ``steps.<id>``."""
         state = self.states[step_id]
         self.views[step_id].update(
-            status=state.status,
+            status=rules.visible_status(state.status, state.skip_reason),
             output=state.output,
             outputs=state.output,
             error=state.error,

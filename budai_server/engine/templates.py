@@ -3,10 +3,12 @@
 Pipelines write ``{{ params.x }}`` and ``{{ steps.a.output.y }}`` in step params and outputs, and plain
 expressions (braces optional) in conditions. This module compiles each source once (cached), looks dict
 keys up before attributes (``steps.x.output.items`` is the key ``items``, not the method), keeps the JSON
-type of a value that is exactly one placeholder, and refuses anything that could escape the sandbox or
-exhaust the server: private attributes, the globals ``cycler``/``joiner``/``namespace``/``lipsum``,
-macros, includes, ranges over `MAX_RANGE`, strings or lists over `MAX_OUTPUT`, huge powers and
-format-string widths. A refusal is a `TemplateError` raised before the offending operation runs.
+type of a value that is exactly one placeholder (the engine turns it into its text where the action's
+param schema asks for a string), writes values inside longer text as JSON (``true``, ``null``), and
+refuses anything that could escape the sandbox or exhaust the server: private attributes, the globals
+``cycler``/``joiner``/``namespace``/``lipsum``, macros, includes, ranges over `MAX_RANGE`, strings or
+lists over `MAX_OUTPUT`, huge powers and format-string widths. A refusal is a `TemplateError` raised
+before the offending operation runs.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.parser import Parser
 from jinja2.runtime import ChainableUndefined, Context, StrictUndefined, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from budai_async.pipeline._params_schema import json_text
 
 __all__ = [
     "MAX_OUTPUT",
@@ -159,6 +163,14 @@ def _guarded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _finalize(value: Any) -> Any:
+    """Values placed inside text read as JSON (``true``, ``null``, ``{"a": 1}``), as a whole-value
+    placeholder feeding a string param does (`budai_async.pipeline._params_schema.json_text`)."""
+    if value is None or isinstance(value, bool | dict | list | tuple):
+        return json_text(value)
+    return value
+
+
 def _range(*args: int) -> range:
     rng = range(*args)
     if len(rng) > MAX_RANGE:
@@ -175,7 +187,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%"})
 
     def __init__(self, undefined: type[Undefined]) -> None:
-        super().__init__(undefined=undefined, autoescape=False, cache_size=0)
+        super().__init__(undefined=undefined, autoescape=False, cache_size=0, finalize=_finalize)
         for name in _BANNED_NAMES:
             self.globals.pop(name, None)
         self.globals["range"] = _range

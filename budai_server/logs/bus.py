@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -24,7 +26,8 @@ from aiohttp import web
 
 from budai_async.logs.cursor import LEVELS, LogFilter, level_rank
 from budai_async.models import Execution
-from budai_server.appkeys import LOGBUS, STORE
+from budai_server.appkeys import CONFIG, LOGBUS, STORE
+from budai_server.logs.budget import LineBudget, Verdict, clip
 from budai_server.logs.store import LogLine, LogStore
 
 __all__ = ["LOG_SETTINGS", "LogBus", "LogSettings", "Subscription", "logbus_ctx"]
@@ -62,6 +65,11 @@ class LogSettings:
     send_timeout_seconds: float = attrs.field(default=30.0, validator=_positive)
     # Honour the stream's `drop_every=N` query parameter (reconnect tests only).
     test_hooks: bool = False
+    # Per execution: longest line kept whole, lines per second (bursts as large), lines in all.
+    # None: no limit (the bus on its own); the server fills them from its config.
+    max_line_chars: int | None = None
+    max_lines_per_second: float | None = None
+    max_lines_per_execution: int | None = None
 
 
 class Subscription:
@@ -146,6 +154,7 @@ class _Channel:
     subscribers: set[Subscription] = attrs.field(factory=set)
     closed_status: str | None = None
     loader: asyncio.Task[None] | None = None
+    budget: LineBudget | None = None
 
     @property
     def idle(self) -> bool:
@@ -159,6 +168,14 @@ class LogBus:
     def __init__(self, store: LogStore, settings: LogSettings | None = None) -> None:
         self.store = store
         self.settings = settings or LogSettings()
+        self._limited = any(
+            limit is not None
+            for limit in (
+                self.settings.max_line_chars,
+                self.settings.max_lines_per_second,
+                self.settings.max_lines_per_execution,
+            )
+        )
         self._channels: dict[str, _Channel] = {}
         self._to_flush: list[LogLine] = []
         self._wakeup = asyncio.Event()
@@ -209,8 +226,21 @@ class LogBus:
             channel = self._channels[execution_id] = _Channel()
         # Timestamps never go backwards inside an execution, so `since` cuts the seq order cleanly.
         ts = max(time.time(), channel.last_ts)
-        channel.last_ts = ts
         text = message if isinstance(message, str) else str(message)
+        if self._limited:
+            if channel.budget is None:
+                channel.budget = LineBudget(
+                    self.settings.max_lines_per_second or math.inf,
+                    self.settings.max_lines_per_execution or sys.maxsize,
+                )
+            verdict = channel.budget.admit(ts)
+            if verdict is Verdict.DROP:
+                return
+            if verdict is not Verdict.ADMIT:
+                text, rank, step_id = channel.budget.notice(verdict), _RANKS["warning"], None
+            elif self.settings.max_line_chars is not None:
+                text = clip(text, self.settings.max_line_chars)
+        channel.last_ts = ts
         if channel.next_seq is None:
             channel.waiting.append((ts, rank, step_id, text))
             if channel.loader is None:
@@ -422,7 +452,15 @@ async def logbus_ctx(app: web.Application) -> AsyncIterator[None]:
     Register it after the store's context and before the scheduler's, so the bus outlives the
     engine on the way down and every last line is committed before the store closes.
     """
-    bus = LogBus(LogStore(app[STORE]), app.get(LOG_SETTINGS))
+    settings = app.get(LOG_SETTINGS)  # set by tests: used as it is
+    config = app.get(CONFIG)
+    if settings is None and config is not None:
+        settings = LogSettings(
+            max_line_chars=config.max_log_line_chars,
+            max_lines_per_second=config.max_log_lines_per_second,
+            max_lines_per_execution=config.max_log_lines_per_execution,
+        )
+    bus = LogBus(LogStore(app[STORE]), settings)
     await bus.start()
     app[LOGBUS] = bus
     try:

@@ -209,8 +209,8 @@ def execution_paths() -> dict[str, Schema]:
                 body_required=False,
                 post=True,
                 description="Runs the original's definition snapshot; `params` sent are merged over the "
-                "original ones, other options not sent are copied. 409 `execution_not_finished` "
-                "while the original runs.",
+                "original ones (a key sent as null is removed), other options not sent are copied. "
+                "409 `execution_not_finished` while the original runs.",
             )
         },
         "/budpipeline/executions/{execution_id}/callbacks": {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from budai_server.openapi.cleanup_paths import cleanup_paths
 from budai_server.openapi.execution_paths import (
     EXAMPLE_DEFINITION,
     execution_create_paths,
@@ -275,6 +276,8 @@ def paths() -> dict[str, Any]:
         log_paths(),
         _fan_out_paths(),
         _action_paths(),
+        cleanup_paths(),
     ):
-        found.update(part)
+        for path, methods in part.items():
+            found.setdefault(path, {}).update(methods)
     return found

@@ -5,8 +5,10 @@ which writes one delivery row (the exact JSON body, its stable ``webhook-id`` an
 before the scheduler moves on. One worker task sends due rows: it reads them from SQLite at start,
 whenever a row is enqueued or an attempt ends (a wake event), and when the earliest retry falls due
 (a timer) - never by polling. Each attempt is re-signed with a fresh timestamp, POSTed through one
-shared `aiohttp.ClientSession` under a per-attempt timeout, with at most `max_concurrency` attempts
-in flight, and recorded with its outcome; the pure rules in `outbox_rules` say what happens next.
+`aiohttp.ClientSession` guarded by the outbound policy (`budai_server.outbound`; a refused
+destination fails the delivery at once, naming the rule) under a per-attempt timeout, with at
+most `max_concurrency` attempts in flight, and recorded with its outcome; the pure rules in
+`outbox_rules` say what happens next.
 
 The window between "final state committed" and "delivery row committed" is closed at start: the
 outbox sweeps terminal executions that have a callback url but no delivery row and enqueues them.
@@ -40,6 +42,8 @@ from budai_async.webhooks import generate_secret, signature_headers
 from budai_server.appkeys import CONFIG, OUTBOX, SCHEDULER, STORE
 from budai_server.config import ServerConfig
 from budai_server.metrics import METRICS, Counter, Histogram, render_gauge
+from budai_server.outbound import OutboundPolicy, OutboundRefused, make_session
+from budai_server.outbound.client import refusal_of
 from budai_server.outbox.rules import (
     DEFAULT_JITTER,
     DEFAULT_RETRY_SCHEDULE,
@@ -82,6 +86,8 @@ class OutboxSettings:
     max_concurrency: int = attrs.field(default=16, validator=attrs.validators.ge(1))
     shutdown_grace_seconds: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
     user_agent: str = f"budai-server/{__version__}"
+    #: Which callback URLs may be contacted; the default is the strict policy.
+    policy: OutboundPolicy = attrs.field(factory=OutboundPolicy)
 
     @classmethod
     def from_config(cls, config: ServerConfig) -> OutboxSettings:
@@ -92,6 +98,7 @@ class OutboxSettings:
             timeout_seconds=config.callback_timeout_seconds,
             max_concurrency=config.max_concurrent_callbacks,
             shutdown_grace_seconds=config.shutdown_grace_seconds,
+            policy=config.outbound_policy(),
         )
 
 
@@ -130,6 +137,7 @@ class _Result:
     status_code: int | None
     error: str | None
     retry_after: float | None
+    refused: bool = False
 
 
 class Outbox:
@@ -152,18 +160,14 @@ class Outbox:
         self._clock = clock
         self._rand = rand
         self._session: aiohttp.ClientSession | None = None
-        self._owns_session = False
         self._worker: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    async def start(self, session: aiohttp.ClientSession | None = None) -> None:
-        """Create the tables, settle the secret, enqueue what a crash missed, start the worker.
-
-        `session` lets a caller share its own ClientSession (it is not closed by `stop`).
-        """
+    async def start(self) -> None:
+        """Create the tables, settle the secret, enqueue what a crash missed, start the worker."""
         await self.records.create_schema(datetime.fromtimestamp(self._clock(), UTC))
         if self.secret is None:
             self.secret = await self.records.load_or_store_secret(generate_secret())
@@ -174,15 +178,11 @@ class Outbox:
         if swept:
             logger.warning("enqueued %d callback(s) missed by an earlier shutdown or crash", swept)
         self.metrics.pending = (await self.records.count_by_status()).get(DeliveryStatus.PENDING, 0)
-        if session is None:
-            connector = aiohttp.TCPConnector(limit=self.settings.max_concurrency)
-            session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(total=None),
-                headers={"User-Agent": self.settings.user_agent},
-            )
-            self._owns_session = True
-        self._session = session
+        self._session = make_session(
+            self.settings.policy,
+            limit=self.settings.max_concurrency,
+            headers={"User-Agent": self.settings.user_agent},
+        )
         self._worker = asyncio.create_task(self._run(), name="budai-outbox")
 
     async def stop(self) -> None:
@@ -198,7 +198,7 @@ class Outbox:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        if self._session is not None and self._owns_session:
+        if self._session is not None:
             await self._session.close()
         self._session = None
 
@@ -287,7 +287,9 @@ class Outbox:
         finished = self._clock()
         outcome = classify(result.status_code)
         next_at: float | None = None
-        if outcome is AttemptOutcome.DELIVERED:
+        if result.refused:
+            status, label = DeliveryStatus.FAILED, "failed"  # the same URL would be refused again
+        elif outcome is AttemptOutcome.DELIVERED:
             status, label = DeliveryStatus.DELIVERED, "delivered"
         elif outcome is AttemptOutcome.GONE:
             status, label = DeliveryStatus.GONE, "gone"
@@ -337,9 +339,14 @@ class Outbox:
                 snippet = await response.content.read(ERROR_SNIPPET_BYTES)
                 status = response.status
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
+        except OutboundRefused as exc:
+            return _Result(None, str(exc), None, refused=True)
         except TimeoutError:
             return _Result(None, f"timed out after {timeout:g} s", None)
         except (aiohttp.ClientError, OSError, ValueError) as exc:
+            refused = refusal_of(exc)
+            if refused is not None:
+                return _Result(None, str(refused), None, refused=True)
             return _Result(None, f"{type(exc).__name__}: {exc}", None)
         if 200 <= status < 300:
             return _Result(status, None, retry_after)

@@ -9,6 +9,7 @@ attempt), so a schedule of eight entries allows eight attempts.
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import json
 import math
 import re
@@ -39,6 +40,7 @@ __all__ = [
     "next_delay",
     "parse_retry_after",
     "parse_schedule",
+    "secret_fingerprint",
 ]
 
 EVENT_COMPLETED = "execution.completed"
@@ -117,7 +119,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -241,3 +243,9 @@ def _step_statuses(execution: Execution) -> Mapping[str, str]:
 def encode_body(payload: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON: the exact bytes that are signed, stored and sent on every attempt."""
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+
+
+def secret_fingerprint(secret: str) -> str:
+    """A short, non-reversible tag of `secret` (``sha256:`` + 12 hex digits), safe to print or log,
+    so an operator can tell which secret a server and a receiver hold without showing it."""
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:12]

@@ -23,7 +23,10 @@ from budai_server.store.rows import EXECUTION_COLUMNS, db_time, execution_from_r
 if TYPE_CHECKING:
     from budai_server.store.database import Store
 
-__all__ = ["Attempt", "Delivery", "NewDelivery", "OutboxStore"]
+__all__ = ["SECRET_QUERY", "Attempt", "Delivery", "NewDelivery", "OutboxStore"]
+
+#: Reads the generated signing secret (printed at start as the way to get it, instead of the secret).
+SECRET_QUERY = "SELECT value FROM callback_outbox_meta WHERE key = 'webhook_secret'"
 
 _SCHEMA = (
     """
@@ -163,9 +166,7 @@ class OutboxStore:
                 "INSERT OR IGNORE INTO callback_outbox_meta (key, value) VALUES ('webhook_secret', ?)",
                 (candidate,),
             )
-            row = conn.execute(
-                "SELECT value FROM callback_outbox_meta WHERE key = 'webhook_secret'"
-            ).fetchone()
+            row = conn.execute(SECRET_QUERY).fetchone()
             return str(row[0])
 
         return await self._store.run_transaction(load)
@@ -239,9 +240,11 @@ class OutboxStore:
         """Store an attempt and its delivery's new state in one transaction."""
 
         def write(conn: sqlite3.Connection) -> None:
+            # A delivery deleted with its execution while this attempt was in flight stays deleted.
             conn.execute(
                 "INSERT OR REPLACE INTO callback_attempts (delivery_id, number, started_at, "
-                "duration_seconds, status_code, error, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "duration_seconds, status_code, error, outcome) SELECT ?, ?, ?, ?, ?, ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM callback_deliveries WHERE id = ?)",
                 (
                     attempt.delivery_id,
                     attempt.number,
@@ -250,6 +253,7 @@ class OutboxStore:
                     attempt.status_code,
                     attempt.error,
                     attempt.outcome,
+                    attempt.delivery_id,
                 ),
             )
             conn.execute(

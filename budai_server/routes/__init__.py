@@ -11,7 +11,17 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from budai_server.routes import actions, batch, callbacks, executions, health, logs, openapi, pipelines
+from budai_server.routes import (
+    actions,
+    batch,
+    callbacks,
+    cleanup,
+    executions,
+    health,
+    logs,
+    openapi,
+    pipelines,
+)
 
 __all__ = ["ROUTE_SETUPS"]
 
@@ -19,6 +29,7 @@ ROUTE_SETUPS: list[Callable[[web.Application], None]] = [
     health.setup,
     pipelines.setup,
     executions.setup,
+    cleanup.setup,
     actions.setup,
     logs.setup,
     batch.setup,

@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from budai_server.appkeys import CONFIG
 from budai_server.metrics import Metrics
 
 __all__ = [
@@ -110,7 +111,7 @@ class ApiError(Exception):
         )
 
 
-def _from_http_exception(exc: web.HTTPException) -> web.Response:
+def _from_http_exception(exc: web.HTTPException, request: web.Request) -> web.Response:
     status = exc.status
     headers: dict[str, str] = {}
     details: Any = None
@@ -123,7 +124,10 @@ def _from_http_exception(exc: web.HTTPException) -> web.Response:
     elif isinstance(exc, web.HTTPNotFound):
         message = "no such route"
     elif isinstance(exc, web.HTTPRequestEntityTooLarge):
-        message = "request body is too large"
+        config = request.app.get(CONFIG)
+        limit = config.max_body_bytes if config is not None else None
+        message = "request body is too large" + (f": at most {limit} bytes (max_body_bytes)" if limit else "")
+        details = {"limit": "max_body_bytes", "max_bytes": limit}
     for name in ("Retry-After", "WWW-Authenticate"):
         if name in exc.headers:
             headers[name] = exc.headers[name]
@@ -152,7 +156,7 @@ def make_error_middleware(metrics: Metrics) -> Any:
             except web.HTTPException as exc:
                 if exc.status < 400:
                     raise
-                response = _from_http_exception(exc)
+                response = _from_http_exception(exc, request)
             except Exception:
                 logger.exception(
                     "unhandled error on %s %s (request id %s)",

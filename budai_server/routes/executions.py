@@ -1,8 +1,9 @@
 """Execution routes: execute, ephemeral run, list, get (long-poll), progress, steps, events, cancel, retry.
 
 Every new execution stores a snapshot of the definition it runs, so a retry works the same after
-its pipeline was edited or deleted. Retry semantics: `params`, when sent, replace the original
-params as a whole (no merge); every other option not sent is copied from the original.
+its pipeline was edited or deleted. Retry semantics: `params` sent are merged over the original
+params, a key sent as null removes it (`budai_server.retry_params`); every other option not sent is
+copied from the original.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from budai_async.pipeline.definition import MAX_TIMEOUT_SECONDS
 from budai_server.gateway_views import execution_events, execution_steps, progress_summary
 from budai_server.listing import SORT_FIELDS, ExecutionQuery, decode_cursor
 from budai_server.progress import progress_view
+from budai_server.retry_params import merge_retry_params
 from budai_server.routes.context import checker_of, config_of, scheduler_of, store_of
 from budai_server.routes.errors import ApiError, json_response
 from budai_server.routes.gateway_fields import ORIGIN_FIELDS, page_window, parse_origin
@@ -269,7 +271,8 @@ async def retry_execution(request: web.Request) -> web.Response:
     """POST /budpipeline/executions/{id}/retry -> 201 new execution with `retry_of` set.
 
     Runs the original's definition snapshot; `params` sent are merged over the original params
-    (the guide's "retry with a different cluster"), so only the keys that change need sending.
+    (the guide's "retry with a different cluster"), so only the keys that change need sending; a
+    key sent as null is removed.
     """
     fields = Fields(await read_json_object(request, optional=True), allowed=RUN_OPTION_FIELDS)
     options = parse_run_options(fields)
@@ -284,7 +287,7 @@ async def retry_execution(request: web.Request) -> web.Response:
         )
     definition = await store_of(request).get_execution_definition(original.id) or {}
     merged = RunOptions(
-        params=original.params if options.params is None else {**original.params, **options.params},
+        params=merge_retry_params(original.params, options.params),
         priority=options.priority or original.priority,
         callbacks=original.callbacks if options.callbacks is None else options.callbacks,
         tags=original.tags if options.tags is None else options.tags,
@@ -307,7 +310,9 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/budpipeline/run", run_ephemeral)
     app.router.add_get("/budpipeline/executions", list_executions)
     # The pattern keeps /executions/wait and /executions/watch (routes/watch.py) out of {execution_id}.
-    app.router.add_get("/budpipeline/executions/{execution_id:(?!(?:wait|watch)$)[^{}/]+}", get_execution)
+    app.router.add_get(
+        "/budpipeline/executions/{execution_id:(?!(?:wait|watch|delete)$)[^{}/]+}", get_execution
+    )
     app.router.add_get("/budpipeline/executions/{execution_id}/progress", get_progress)
     app.router.add_get("/budpipeline/executions/{execution_id}/steps", get_steps)
     app.router.add_get("/budpipeline/executions/{execution_id}/events", get_events)

@@ -121,7 +121,7 @@ def _fingerprint(raw: bytes) -> str:
     """Hash of the body, insensitive to JSON key order and whitespace."""
     try:
         canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    except (ValueError, RecursionError):  # the handler answers why; too deep is refused there
         canonical = raw
     return hashlib.sha256(canonical).hexdigest()
 

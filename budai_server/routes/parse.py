@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from multidict import MultiMapping
 
+from budai_server.appkeys import CONFIG
 from budai_server.limits import MAX_TAG_LENGTH, MAX_TAGS
+from budai_server.nesting import exceeds_depth
 from budai_server.routes.errors import ApiError
 
 __all__ = ["MISSING", "Fields", "QueryFields", "issue", "read_json_object"]
@@ -41,12 +43,18 @@ async def read_json_object(request: web.Request, *, optional: bool = False) -> d
     """The body as a JSON object; 400 when it is not JSON or not an object.
 
     With `optional`, an empty body reads as ``{}`` (for cancel/retry, whose bodies are optional).
+    A body nesting arrays and objects deeper than the server's `max_json_depth` is answered 422
+    before it is parsed (the parser, and every walk over the value, recurse once per level).
     """
     raw = await request.read()
     if not raw.strip():
         if optional:
             return {}
         raise ApiError(400, "request body is empty; send a JSON object", code="invalid_json")
+    max_depth = request.app[CONFIG].max_json_depth
+    if exceeds_depth(raw, max_depth):
+        message = f"request body nests arrays and objects deeper than {max_depth} levels (max_json_depth)"
+        raise ApiError.invalid([issue("body", message, "too_deep")], message)
     try:
         data = json.loads(raw, parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
@@ -318,4 +326,8 @@ class QueryFields:
         except ValueError:
             self.fail(name, f"must be a date (YYYY-MM-DD) or an ISO-8601 datetime, got {raw!r}", "type")
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        try:
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        except OverflowError:  # year 1 with an offset east of UTC, year 9999 west of it
+            self.fail(name, f"is outside the supported range (years 1 to 9999 in UTC), got {raw!r}", "range")
+            return None

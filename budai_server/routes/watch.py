@@ -25,6 +25,7 @@ from budai_async.models import TERMINAL_STATUSES, Execution
 from budai_server.appkeys import SCHEDULER
 from budai_server.listing import ExecutionQuery, decode_cursor
 from budai_server.logs.watch_hub import Watch, WatchHub
+from budai_server.nesting import exceeds_depth
 from budai_server.routes.context import config_of, store_of
 from budai_server.routes.errors import ApiError, dump_json, json_response
 from budai_server.routes.parse import Fields, QueryFields, issue, read_json_object
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 
 MAX_IDS_PER_MESSAGE = 1000
 MAX_IDS_PER_WATCH = 100_000
+# A subscribe frame is one object holding one array of ids.
+MAX_FRAME_DEPTH = 2
 FRAME_MAX_ITEMS = 200
 FRAME_LINGER = 0.005
 DEFAULT_HEARTBEAT = 15.0
@@ -252,6 +255,9 @@ async def _read_frames(socket: _Socket, store: Store, watch: Watch) -> None:
             return
         if message.type is not WSMsgType.TEXT:
             await socket.error("invalid_frame", "send JSON text frames")
+            continue
+        if exceeds_depth(message.data, MAX_FRAME_DEPTH):
+            await socket.error("too_deep", f"frame nests deeper than {MAX_FRAME_DEPTH} levels")
             continue
         try:
             frame = json.loads(message.data)

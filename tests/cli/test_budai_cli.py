@@ -78,7 +78,7 @@ async def test_validate_reports_each_fault_and_exit_code(bud_url: str, tmp_path:
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["valid"] is False
-    assert any(e["path"] == "$.steps[0].depends_on[0]" for e in report["errors"])
+    assert any(e["path"] == "steps[0].depends_on[0]" for e in report["errors"])
 
 
 async def test_run_wait_params_tags_and_exit_codes(bud_url: str, tmp_path: Path) -> None:

@@ -101,6 +101,8 @@ def test_operations_are_named_once_and_every_reference_resolves() -> None:
         ("PATCH", "/budpipeline/actions", "GET,HEAD"),
         ("GET", "/budpipeline/validate", "POST"),
         ("GET", "/budpipeline/executions/wait", "POST"),
+        ("GET", "/budpipeline/executions/delete", "POST"),
+        ("DELETE", "/budpipeline/executions/delete", "POST"),
         ("POST", "/budpipeline/executions/watch", "GET,HEAD"),
     ],
 )
@@ -207,9 +209,7 @@ SAMPLES: list[Any] = [
     ),
     LogEntry(seq=1, timestamp=NOW, message="hi", step_id="a", execution_id="exec_1"),
     Action(type="log", aliases=["print"], params_schema={"type": "object"}, outputs=["logged"]),
-    ValidationResult(
-        valid=False, errors=[ValidationIssue(path="$.steps", message="missing", code="missing")]
-    ),
+    ValidationResult(valid=False, errors=[ValidationIssue(path="steps", message="missing", code="missing")]),
 ]
 
 

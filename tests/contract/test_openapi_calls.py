@@ -297,6 +297,27 @@ def _watch_seen_all(frames: list[dict[str, Any]]) -> bool:
     return {"executions", "heartbeat"} <= kinds and unknown
 
 
+async def _cleanup(contract: Contract, client: Client, pipeline_id: str, done_id: str) -> None:
+    bulk = "/budpipeline/executions/delete"
+    counted = await contract.call(
+        client, "POST", bulk, 200, json={"pipeline_id": pipeline_id, "status": "completed", "dry_run": True}
+    )
+    assert counted["deleted"] >= 1 and counted["dry_run"] is True
+    await contract.call(client, "POST", bulk, 422, json={"dry_run": True})
+    await contract.call(client, "POST", bulk, 422, json={"status": ["running"]})
+    one = "/budpipeline/executions/{execution_id}"
+    await contract.call(client, "DELETE", one, 204, path_params={"execution_id": done_id})
+    await contract.call(client, "DELETE", one, 404, path_params={"execution_id": done_id})
+    slow = await contract.call(client, "POST", "/budpipeline/run", 201, json={"pipeline_definition": SLOW})
+    await contract.call(client, "DELETE", one, 409, path_params={"execution_id": slow["id"]})
+    cancel = "/budpipeline/executions/{execution_id}/cancel"
+    await contract.call(client, "POST", cancel, 200, path_params={"execution_id": slow["id"]})
+    deleted = await contract.call(
+        client, "POST", bulk, 200, json={"tags": ["contract"], "created_after": "2000-01-01"}
+    )
+    assert deleted["dry_run"] is False
+
+
 async def test_every_operation_answers_as_documented(setup: tuple[Contract, Client, str]) -> None:
     contract, client, base_url = setup
     await _service(contract, client)
@@ -306,6 +327,7 @@ async def test_every_operation_answers_as_documented(setup: tuple[Contract, Clie
     await _listing(contract, client)
     await _logs(contract, client, done_id)
     await _fan_out(contract, client, pipeline_id, done_id)
+    await _cleanup(contract, client, pipeline_id, done_id)
 
     everything = {operation["operationId"] for _m, _p, operation in operations(contract.document)}
     assert everything - contract.succeeded == set(), "operations never answered with success"

@@ -46,6 +46,14 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "get_pipeline.py": [r"Name: Deploy Model", r"Created: \d{4}-\d\d-\d\d", r"Steps: 2", r"Status: active"],
     "update_pipeline.py": [r"version 2: 2 steps", r"version 3: 'New Pipeline Name' - Updated description"],
+    "cleanup.py": [
+        r"deleted exec_\w+",
+        r"not while running: execution_not_finished",
+        r"failed executions that would go: 2",
+        r"deleted failed: 2",
+        r"deleted older than the cutoff: 2",
+        r"left: \['running'\]",
+    ],
     "delete_pipeline.py": [
         r"deleted pipe_\w+",
         r"pipeline gone: pipeline 'pipe_\w+' not found",
@@ -100,7 +108,7 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "cancel_execution.py": [r"^cancelled$", r"second cancel refused: execution 'exec_\w+' already ended"],
     "retry_execution.py": [
-        r"first run: failed \(step 'give_up' failed: cluster unhealthy\)",
+        r"first run: failed \(step 'check' failed: cluster 'cluster_unknown' is not known\)",
         r"retry of exec_\w+ with \{'cluster_id': 'cluster_unknown'\}",
         r"retry on cluster_prod: completed",
     ],

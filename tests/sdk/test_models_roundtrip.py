@@ -99,11 +99,11 @@ SAMPLES: list[Any] = [
         params=[ActionParam(name="seconds", type="number", required=True)],
     ),
     ActionParam(name="level", type="string", default="info", options=[{"label": "info", "value": "info"}]),
-    ValidationIssue(path="$.steps[0].action", message="unknown action", code="unknown_action"),
+    ValidationIssue(path="steps[0].action", message="unknown action", code="unknown_action"),
     ValidationResult(
         valid=False,
-        errors=[ValidationIssue(path="$.steps", message="empty", code="empty")],
-        warnings=[ValidationIssue(path="$.steps[0].params.x", message="undeclared", code="undeclared_param")],
+        errors=[ValidationIssue(path="steps", message="empty", code="empty")],
+        warnings=[ValidationIssue(path="steps[0].params.x", message="undeclared", code="undeclared_param")],
     ),
     CallbackEvent(
         type="execution.failed",

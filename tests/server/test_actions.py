@@ -22,6 +22,7 @@ from budai_server.actions.core import transform_value
 from budai_server.config import InventorySettings
 from budai_server.engine.runner import ExecutionRunner
 from budai_server.engine.types import RunContext, RunResult, StepState
+from budai_server.outbound import OutboundPolicy
 from budai_server.store.inventory import Inventory, InventoryError, MemoryInventoryStore
 
 
@@ -58,7 +59,7 @@ def make_runner(
         builtin_registry(),
         Inventory(MemoryInventoryStore(), inventory or InventorySettings()),
         http,
-        settings=settings,
+        settings=settings or ActionSettings(outbound=LOOPBACK_ALLOWED),
     )
 
 
@@ -120,7 +121,7 @@ async def test_custom_action_module_is_loaded_and_validated(
     assert result.status == "completed"
     assert result.steps["g"].output == {"greeting": "hello bud"}
     bad = await run_steps(runner, [{"id": "g", "action": "greet", "params": {}}])
-    assert bad.error is not None and "$.steps[0].params.name" in bad.error
+    assert bad.error is not None and "steps[0].params.name" in bad.error
     sys.modules.pop("my_budai_actions", None)
     sys.modules.pop("not_actions", None)
 
@@ -151,6 +152,9 @@ async def test_entry_point_actions_are_loaded(tmp_path: Path, monkeypatch: pytes
 
 
 # ------------------------------------------------------------------ core actions
+
+# The targets of these tests listen on loopback; the security tests cover the strict policy.
+LOOPBACK_ALLOWED = OutboundPolicy(allow_loopback=True)
 
 TRANSFORMS = [
     ("passthrough", {"a": 1}, {"a": 1}),
@@ -344,7 +348,9 @@ async def test_notification_posts_to_the_step_url_or_the_configured_one(aiohttp_
             },
             {"id": "n2", "action": "notification", "params": {"message": "fallback", "severity": "error"}},
         ]
-        result = await run_steps(make_runner(session, ActionSettings(notification_url=url)), steps)
+        result = await run_steps(
+            make_runner(session, ActionSettings(notification_url=url, outbound=LOOPBACK_ALLOWED)), steps
+        )
     assert result.status == "completed", result.error
     first = result.steps["n1"].output
     assert (
@@ -371,6 +377,8 @@ async def test_notification_without_a_url_logs_the_message() -> None:
     assert result.steps["n"].output["sent"] is False
     assert result.steps["n"].output["delivery"] == "log"
     assert ("error", "n", "[email] hi") in log.lines
+    (warning,) = [message for level, _step, message in log.lines if level == "warning"]
+    assert "was NOT sent to email" in warning  # a logged notification never reads as a sent one
 
 
 # ------------------------------------------------------------------ platform actions and inventory
@@ -441,7 +449,31 @@ async def test_platform_lifecycle() -> None:
             "gpu": {"ok": True, "usable": 8, "total": 8, "message": "0 GPU(s) failing"},
         },
     }
-    assert out["unknown"]["status"] == "unknown" and out["unknown"]["healthy"] is False
+    unknown = result.steps["unknown"]  # an unknown cluster fails at once, without retry
+    assert (unknown.status, unknown.attempts) == ("failed", 1)
+    assert unknown.error == "cluster 'cluster_mars' is not known"
+
+
+async def test_cluster_health_fails_retryably_unless_healthy_or_asked_for_the_report() -> None:
+    runner = make_runner(inventory=InventorySettings(unhealthy_clusters=("cluster_dev",)))
+    retry = {"max_attempts": 2, "initial_delay_seconds": 0.001}
+    steps = [
+        {"id": "check", "action": "cluster_health", "params": {"cluster_id": "cluster_dev"}, "retry": retry},
+        {
+            "id": "probe",
+            "action": "cluster_health",
+            "params": {"cluster_id": "cluster_dev", "fail_if_unhealthy": False},
+        },
+    ]
+    result = await run_steps(runner, steps)
+    check = result.steps["check"]
+    assert (check.status, check.attempts) == ("failed", 2)
+    assert check.error is not None and check.error.startswith(
+        "cluster cluster_dev is degraded: 1 node(s) NotReady"
+    )
+    probe = result.steps["probe"]
+    assert probe.status == "completed" and probe.output["status"] == "degraded"
+    assert probe.output["healthy"] is False
 
 
 async def test_delete_and_reference_errors_are_clear_and_final() -> None:

@@ -112,7 +112,7 @@ def test_undeclared_param_is_a_warning_not_an_error() -> None:
     definition = {"steps": [log("a", "{{ params.other }}")], "parameters": {"who": {"type": "string"}}}
     result = validate(definition)
     assert result.valid
-    assert [(w.path, w.code) for w in result.warnings] == [("$.steps[0].params.message", "undeclared_param")]
+    assert [(w.path, w.code) for w in result.warnings] == [("steps[0].params.message", "undeclared_param")]
 
 
 def test_extra_action_specs_validate_custom_actions() -> None:
@@ -128,45 +128,45 @@ def test_extra_action_specs_validate_custom_actions() -> None:
 # ------------------------------------------------------------------ bad definitions: exact paths
 
 BAD: list[tuple[str, Any, str, str]] = [
-    ("not an object", [], "$", "invalid_type"),
-    ("no steps", {}, "$.steps", "missing"),
-    ("steps not a list", {"steps": {}}, "$.steps", "invalid_type"),
-    ("empty steps", {"steps": []}, "$.steps", "empty"),
-    ("unknown top key", {"steps": [log("a")], "stesp": 1}, "$.stesp", "unknown_key"),
-    ("step not an object", {"steps": ["a"]}, "$.steps[0]", "invalid_type"),
-    ("missing id", {"steps": [{"action": "log", "params": {"message": "x"}}]}, "$.steps[0].id", "missing"),
-    ("missing action", {"steps": [{"id": "a"}]}, "$.steps[0].action", "missing"),
-    ("id not a string", {"steps": [{"id": 3, "action": "log"}]}, "$.steps[0].id", "invalid_type"),
-    ("bad id", {"steps": [log("has space")]}, "$.steps[0].id", "invalid_id"),
+    ("not an object", [], "", "invalid_type"),
+    ("no steps", {}, "steps", "missing"),
+    ("steps not a list", {"steps": {}}, "steps", "invalid_type"),
+    ("empty steps", {"steps": []}, "steps", "empty"),
+    ("unknown top key", {"steps": [log("a")], "stesp": 1}, "stesp", "unknown_key"),
+    ("step not an object", {"steps": ["a"]}, "steps[0]", "invalid_type"),
+    ("missing id", {"steps": [{"action": "log", "params": {"message": "x"}}]}, "steps[0].id", "missing"),
+    ("missing action", {"steps": [{"id": "a"}]}, "steps[0].action", "missing"),
+    ("id not a string", {"steps": [{"id": 3, "action": "log"}]}, "steps[0].id", "invalid_type"),
+    ("bad id", {"steps": [log("has space")]}, "steps[0].id", "invalid_id"),
     (
         "unknown step key",
         {"steps": [{**log("a"), "dependsOn": ["b"]}]},
-        "$.steps[0].dependsOn",
+        "steps[0].dependsOn",
         "unknown_key",
     ),
-    ("duplicate id", {"steps": [log("a"), log("b"), log("a")]}, "$.steps[2].id", "duplicate_id"),
+    ("duplicate id", {"steps": [log("a"), log("b"), log("a")]}, "steps[2].id", "duplicate_id"),
     (
         "depends_on a string",
         {"steps": [log("a"), log("b", depends_on="a")]},
-        "$.steps[1].depends_on",
+        "steps[1].depends_on",
         "invalid_type",
     ),
     (
         "depends_on item not a string",
         {"steps": [log("a"), log("b", depends_on=["a", 7])]},
-        "$.steps[1].depends_on[1]",
+        "steps[1].depends_on[1]",
         "invalid_type",
     ),
     (
         "unknown dependency",
         {"steps": [log("a"), log("b", depends_on=["x"])]},
-        "$.steps[1].depends_on[0]",
+        "steps[1].depends_on[0]",
         "unknown_step",
     ),
     (
         "unknown step in template",
         {"steps": [log("a", "{{ steps.nope.output.x }}")]},
-        "$.steps[0].params.message",
+        "steps[0].params.message",
         "unknown_step",
     ),
     (
@@ -176,19 +176,19 @@ BAD: list[tuple[str, Any, str, str]] = [
                 {"id": "s", "action": "set_output", "params": {"values": {"k": ["{{ steps.q.output }}"]}}}
             ]
         },
-        "$.steps[0].params.values.k[0]",
+        "steps[0].params.values.k[0]",
         "unknown_step",
     ),
     (
         "unknown step in condition",
         {"steps": [log("a", condition="steps.ghost.status == 'failed'")]},
-        "$.steps[0].condition",
+        "steps[0].condition",
         "unknown_step",
     ),
     (
         "unknown branch target",
         {"steps": [{"id": "c", "action": "condition", "params": {"condition": "true", "on_true": "nope"}}]},
-        "$.steps[0].params.on_true",
+        "steps[0].params.on_true",
         "unknown_step",
     ),
     (
@@ -199,20 +199,20 @@ BAD: list[tuple[str, Any, str, str]] = [
                 {"id": "c", "action": "condition", "params": {"condition": "true", "on_false": ["a", "zz"]}},
             ]
         },
-        "$.steps[1].params.on_false[1]",
+        "steps[1].params.on_false[1]",
         "unknown_step",
     ),
-    ("self dependency", {"steps": [log("a", depends_on=["a"])]}, "$.steps[0].depends_on[0]", "cycle"),
+    ("self dependency", {"steps": [log("a", depends_on=["a"])]}, "steps[0].depends_on[0]", "cycle"),
     (
         "two-step cycle",
         {"steps": [log("a", depends_on=["b"]), log("b", depends_on=["a"])]},
-        "$.steps[1].depends_on[0]",
+        "steps[1].depends_on[0]",
         "cycle",
     ),
     (
         "cycle through a template",
         {"steps": [log("a", "{{ steps.c.output }}"), log("b", depends_on=["a"]), log("c", depends_on=["b"])]},
-        "$.steps[1].depends_on[0]",
+        "steps[1].depends_on[0]",
         "cycle",
     ),
     (
@@ -223,31 +223,31 @@ BAD: list[tuple[str, Any, str, str]] = [
                 log("a"),
             ]
         },
-        "$.steps[0].params.on_true",
+        "steps[0].params.on_true",
         "cycle",
     ),
     (
         "unknown action",
         {"steps": [{"id": "a", "action": "teleport", "params": {}}]},
-        "$.steps[0].action",
+        "steps[0].action",
         "unknown_action",
     ),
     (
         "missing required param",
         {"steps": [{"id": "a", "action": "log", "params": {}}]},
-        "$.steps[0].params.message",
+        "steps[0].params.message",
         "required",
     ),
     (
         "unknown param",
         {"steps": [{**log("a"), "params": {"message": "x", "lvl": "info"}}]},
-        "$.steps[0].params.lvl",
+        "steps[0].params.lvl",
         "unknown_param",
     ),
     (
         "param of wrong type",
         {"steps": [{"id": "a", "action": "delay", "params": {"seconds": "soon"}}]},
-        "$.steps[0].params.seconds",
+        "steps[0].params.seconds",
         "type",
     ),
     (
@@ -257,19 +257,19 @@ BAD: list[tuple[str, Any, str, str]] = [
                 {"id": "a", "action": "deployment_scale", "params": {"deployment_id": "d", "replicas": True}}
             ]
         },
-        "$.steps[0].params.replicas",
+        "steps[0].params.replicas",
         "type",
     ),
     (
         "param outside its enum",
         {"steps": [{**log("a"), "params": {"message": "x", "level": "loud"}}]},
-        "$.steps[0].params.level",
+        "steps[0].params.level",
         "enum",
     ),
     (
         "param out of range",
         {"steps": [{"id": "a", "action": "delay", "params": {"seconds": -1}}]},
-        "$.steps[0].params.seconds",
+        "steps[0].params.seconds",
         "out_of_range",
     ),
     (
@@ -283,96 +283,96 @@ BAD: list[tuple[str, Any, str, str]] = [
                 }
             ]
         },
-        "$.steps[0].params.checks[1]",
+        "steps[0].params.checks[1]",
         "enum",
     ),
     (
         "params not an object",
         {"steps": [{"id": "a", "action": "log", "params": ["x"]}]},
-        "$.steps[0].params",
+        "steps[0].params",
         "invalid_type",
     ),
-    ("condition not a string", {"steps": [log("a", condition=5)]}, "$.steps[0].condition", "invalid_type"),
-    ("retry not an object", {"steps": [log("a", retry=3)]}, "$.steps[0].retry", "invalid_type"),
+    ("condition not a string", {"steps": [log("a", condition=5)]}, "steps[0].condition", "invalid_type"),
+    ("retry not an object", {"steps": [log("a", retry=3)]}, "steps[0].retry", "invalid_type"),
     (
         "unknown retry key",
         {"steps": [log("a", retry={"attempts": 3})]},
-        "$.steps[0].retry.attempts",
+        "steps[0].retry.attempts",
         "unknown_key",
     ),
     (
         "max_attempts a string",
         {"steps": [log("a", retry={"max_attempts": "3"})]},
-        "$.steps[0].retry.max_attempts",
+        "steps[0].retry.max_attempts",
         "invalid_type",
     ),
     (
         "max_attempts a float",
         {"steps": [log("a", retry={"max_attempts": 2.5})]},
-        "$.steps[0].retry.max_attempts",
+        "steps[0].retry.max_attempts",
         "invalid_type",
     ),
     (
         "max_attempts zero",
         {"steps": [log("a", retry={"max_attempts": 0})]},
-        "$.steps[0].retry.max_attempts",
+        "steps[0].retry.max_attempts",
         "out_of_range",
     ),
     (
         "max_attempts huge",
         {"steps": [log("a", retry={"max_attempts": 1000})]},
-        "$.steps[0].retry.max_attempts",
+        "steps[0].retry.max_attempts",
         "out_of_range",
     ),
     (
         "shrinking backoff",
         {"steps": [log("a", retry={"backoff_multiplier": 0.5})]},
-        "$.steps[0].retry.backoff_multiplier",
+        "steps[0].retry.backoff_multiplier",
         "out_of_range",
     ),
     (
         "negative delay",
         {"steps": [log("a", retry={"initial_delay_seconds": -1})]},
-        "$.steps[0].retry.initial_delay_seconds",
+        "steps[0].retry.initial_delay_seconds",
         "out_of_range",
     ),
     (
         "negative max delay",
         {"steps": [log("a", retry={"max_delay_seconds": -2})]},
-        "$.steps[0].retry.max_delay_seconds",
+        "steps[0].retry.max_delay_seconds",
         "out_of_range",
     ),
-    ("zero timeout", {"steps": [log("a", timeout_seconds=0)]}, "$.steps[0].timeout_seconds", "out_of_range"),
+    ("zero timeout", {"steps": [log("a", timeout_seconds=0)]}, "steps[0].timeout_seconds", "out_of_range"),
     (
         "boolean timeout",
         {"steps": [log("a", timeout_seconds=True)]},
-        "$.steps[0].timeout_seconds",
+        "steps[0].timeout_seconds",
         "invalid_type",
     ),
-    ("outputs not an object", {"steps": [log("a")], "outputs": ["x"]}, "$.outputs", "invalid_type"),
+    ("outputs not an object", {"steps": [log("a")], "outputs": ["x"]}, "outputs", "invalid_type"),
     (
         "unknown step in outputs",
         {"steps": [log("a")], "outputs": {"x": "{{ steps.b.output }}"}},
-        "$.outputs.x",
+        "outputs.x",
         "unknown_step",
     ),
-    ("parameters of wrong shape", {"steps": [log("a")], "parameters": "x"}, "$.parameters", "invalid_type"),
+    ("parameters of wrong shape", {"steps": [log("a")], "parameters": "x"}, "parameters", "invalid_type"),
     (
         "parameter type unknown",
         {"steps": [log("a")], "parameters": {"n": {"type": "float"}}},
-        "$.parameters.n.type",
+        "parameters.n.type",
         "enum",
     ),
     (
         "parameter key unknown",
         {"steps": [log("a")], "parameters": {"n": {"dflt": 1}}},
-        "$.parameters.n.dflt",
+        "parameters.n.dflt",
         "unknown_key",
     ),
     (
         "list parameter without a name",
         {"steps": [log("a")], "parameters": [{"type": "string"}]},
-        "$.parameters[0].name",
+        "parameters[0].name",
         "missing",
     ),
 ]
@@ -410,13 +410,13 @@ def test_every_fault_is_reported_at_once() -> None:
     }
     paths = {issue.path for issue in validate(definition).errors}
     assert paths == {
-        "$.extra",
-        "$.steps[0].retry.max_attempts",
-        "$.steps[0].params.message",
-        "$.steps[0].params.bogus",
-        "$.steps[1].id",
-        "$.steps[2].depends_on[0]",
-        "$.steps[2].params.message",
+        "extra",
+        "steps[0].retry.max_attempts",
+        "steps[0].params.message",
+        "steps[0].params.bogus",
+        "steps[1].id",
+        "steps[2].depends_on[0]",
+        "steps[2].params.message",
     }
 
 
@@ -427,7 +427,7 @@ def test_a_broken_step_causes_no_unknown_step_cascade() -> None:
             log("b", depends_on=["a"]),
         ]
     }
-    assert [issue.path for issue in validate(definition).errors] == ["$.steps[0].timeout_seconds"]
+    assert [issue.path for issue in validate(definition).errors] == ["steps[0].timeout_seconds"]
 
 
 def test_template_checker_reports_at_the_template_path() -> None:
@@ -437,8 +437,8 @@ def test_template_checker_reports_at_the_template_path() -> None:
     definition = {"steps": [log("a", "{{ params.x }}}"), log("b", condition="params.y ==")]}
     issues = [(i.path, i.code, i.message) for i in validate(definition, check_template=checker).errors]
     assert issues == [
-        ("$.steps[0].params.message", "template", "bad syntax"),
-        ("$.steps[1].condition", "template", "bad syntax"),
+        ("steps[0].params.message", "template", "bad syntax"),
+        ("steps[1].condition", "template", "bad syntax"),
     ]
 
 
@@ -526,8 +526,8 @@ def test_resolve_params_checks_declarations() -> None:
     merged, issues = resolve_params(parsed, {"env": "qa", "extra": True})
     assert merged == {"env": "qa", "extra": True, "replicas": 1}
     assert [(i.path, i.code) for i in issues] == [
-        ("$.params.cluster_id", "required"),
-        ("$.params.env", "enum"),
+        ("params.cluster_id", "required"),
+        ("params.env", "enum"),
     ]
     merged, issues = resolve_params(parsed, {"cluster_id": "c", "replicas": "3"})
-    assert [(i.path, i.code) for i in issues] == [("$.params.replicas", "type")]
+    assert [(i.path, i.code) for i in issues] == [("params.replicas", "type")]

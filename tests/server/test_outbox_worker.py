@@ -14,8 +14,12 @@ from aiohttp.test_utils import TestServer
 from outbox_support import SECRET, Endpoint, Hit, check_signature
 
 from budai_async.models import Execution, ExecutionStatus
+from budai_server.outbound import OutboundPolicy
 from budai_server.outbox.delivery import Outbox, OutboxSettings
 from budai_server.store.database import Store
+
+# The endpoints of these tests listen on loopback; tests/security covers the strict policy.
+LOOPBACK_ALLOWED = OutboundPolicy(allow_loopback=True)
 
 
 class Clock:
@@ -62,7 +66,11 @@ async def test_each_attempt_is_signed_with_a_fresh_timestamp(store: Store, aioht
 
     endpoint.on_hit = on_hit
     url = await _url(aiohttp_server, endpoint)
-    outbox = Outbox(store, OutboxSettings(secret=SECRET, schedule=(0.0, 0.01, 0.01), jitter=0.0), clock=clock)
+    outbox = Outbox(
+        store,
+        OutboxSettings(policy=LOOPBACK_ALLOWED, secret=SECRET, schedule=(0.0, 0.01, 0.01), jitter=0.0),
+        clock=clock,
+    )
     await outbox.start()
     try:
         assert await outbox.enqueue(_finished(url))
@@ -74,7 +82,7 @@ async def test_each_attempt_is_signed_with_a_fresh_timestamp(store: Store, aioht
 
 
 async def test_enqueue_is_idempotent_and_skips_executions_without_a_url(store: Store) -> None:
-    outbox = Outbox(store, OutboxSettings(secret=SECRET, schedule=(3600.0,)))
+    outbox = Outbox(store, OutboxSettings(policy=LOOPBACK_ALLOWED, secret=SECRET, schedule=(3600.0,)))
     await outbox.start()
     try:
         execution = _finished("http://127.0.0.1:9/hook")
@@ -94,7 +102,9 @@ async def test_idle_worker_sleeps_until_the_next_row_is_due(store: Store, aiohtt
     """No busy polling: while nothing is due the worker reads the table only when woken."""
     endpoint = Endpoint()
     url = await _url(aiohttp_server, endpoint)
-    outbox = Outbox(store, OutboxSettings(secret=SECRET, schedule=(0.3,), jitter=0.0))
+    outbox = Outbox(
+        store, OutboxSettings(policy=LOOPBACK_ALLOWED, secret=SECRET, schedule=(0.3,), jitter=0.0)
+    )
     reads = 0
     due = outbox.records.due
 

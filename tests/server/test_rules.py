@@ -172,3 +172,20 @@ def test_merge_sink_outputs_takes_completed_dict_outputs_in_order() -> None:
 )
 def test_progress(statuses: list[str], expected: tuple[int, int, float]) -> None:
     assert rules.progress(statuses) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "skip_reason", "seen"),
+    [
+        ("skipped", "upstream_failed", "failed"),  # never ran because something above it failed
+        ("skipped", "condition_false", "skipped"),
+        ("skipped", "upstream_skipped", "skipped"),
+        ("skipped", "branch_not_taken", "skipped"),
+        ("failed", None, "failed"),
+        ("timeout", None, "timeout"),
+        ("completed", None, "completed"),
+        ("pending", None, "pending"),
+    ],
+)
+def test_status_seen_by_conditions(status: str, skip_reason: str | None, seen: str) -> None:
+    assert rules.visible_status(status, skip_reason) == seen

@@ -126,14 +126,18 @@ async def test_resilient_deployment_with_a_failing_deploy_runs_the_handler_and_f
     assert any("[slack] Deployment failed" in line for line in engine.log.of("notify_failure"))
 
 
-async def test_resilient_deployment_on_a_degraded_cluster_skips_the_deploy() -> None:
+async def test_resilient_deployment_on_a_degraded_cluster_fails_and_notifies() -> None:
     engine = make_engine(InventorySettings(unhealthy_clusters=("cluster_dev",)))
     model = await engine.inventory.add_model("org/m", "hugging_face")
     result = await engine.run(resilient(), params={"model_id": model["id"], "cluster_id": "cluster_dev"})
-    assert result.status == "completed"
-    assert result.steps["health_check"].output["status"] == "degraded"
-    assert steps_of(result)["deploy"] == ("skipped", "condition_false", 0)
-    assert steps_of(result)["notify_failure"] == ("skipped", "condition_false", 0)
+    assert steps_of(result) == {
+        "health_check": ("failed", None, 3),  # the guide's retry policy applies
+        "deploy": ("skipped", "upstream_failed", 0),
+        "notify_failure": ("completed", None, 1),  # deploy reads 'failed': it never ran because of a failure
+    }
+    error = result.steps["health_check"].error
+    assert error is not None and error.startswith("cluster cluster_dev is degraded: 1 node(s) NotReady")
+    assert result.status == "failed" and result.error == f"step 'health_check' failed: {error}"
 
 
 async def test_resilient_health_check_retries_platform_faults_then_gives_up() -> None:
@@ -142,7 +146,11 @@ async def test_resilient_health_check_retries_platform_faults_then_gives_up() ->
     assert steps_of(result) == {
         "health_check": ("failed", None, 3),
         "deploy": ("skipped", "upstream_failed", 0),
-        "notify_failure": ("skipped", "condition_false", 0),  # status-aware: evaluated, deploy was skipped
+        "notify_failure": (
+            "completed",
+            None,
+            1,
+        ),  # status-aware: deploy skipped upstream_failed reads 'failed'
     }
     assert result.status == "failed"
     assert engine.statuses("health_check") == [
@@ -582,7 +590,7 @@ async def test_an_invalid_definition_or_params_fail_the_run_cleanly(engine: Engi
     result = await engine.run(definition)
     assert (result.status, result.error) == (
         "failed",
-        "invalid params: $.params.n: required parameter 'n' is missing",
+        "invalid params: params.n: required parameter 'n' is missing",
     )
 
 
