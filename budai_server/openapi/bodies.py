@@ -34,7 +34,7 @@ _DEFINITION_FIELDS = ("definition", "dag")
 
 
 def _tags() -> Schema:
-    item = {"type": "string", "maxLength": MAX_TAG_LENGTH, "pattern": r"^[^,]*[^,\s][^,]*$"}
+    item = {"type": "string", "maxLength": MAX_TAG_LENGTH, "pattern": r"^[^,]*[^,\s\x1c-\x1f\x85][^,]*$"}
     return {
         "type": "array",
         "maxItems": MAX_TAGS,

@@ -8,7 +8,7 @@ from budai_async._wire import GATEWAY_STEP_STATUS
 from budai_async.models import StepStatus
 from budai_server.limits import MAX_TAG_LENGTH, MAX_TAGS
 from budai_server.openapi.operations import query
-from budai_server.openapi.schema import STRING, Schema, obj, ref
+from budai_server.openapi.schema import NON_BLANK, STRING, Schema, obj, ref
 from budai_server.routes.gateway_fields import MAX_ID_LENGTH, MAX_TAG_VALUE_LENGTH, MAX_TOPICS
 from budai_server.routes.pipelines import MAX_PAGE
 
@@ -33,13 +33,13 @@ def pipeline_tags() -> Schema:
             {
                 "type": "object",
                 "maxProperties": MAX_TAGS,
-                "propertyNames": {"minLength": 1, "maxLength": MAX_TAG_LENGTH, "pattern": r"\S"},
+                "propertyNames": {"minLength": 1, "maxLength": MAX_TAG_LENGTH, "pattern": NON_BLANK},
                 "additionalProperties": {"type": "string", "maxLength": MAX_TAG_VALUE_LENGTH},
             },
             {
                 "type": "array",
                 "maxItems": MAX_TAGS,
-                "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH, "pattern": r"\S"},
+                "items": {"type": "string", "maxLength": MAX_TAG_LENGTH, "pattern": NON_BLANK},
             },
             {"type": "null"},
         ],
@@ -51,16 +51,16 @@ def pipeline_fields() -> dict[str, Schema]:
     """The gateway's pipeline body fields beside ours."""
     return {
         "tags": ref("PipelineTags"),
-        "icon": {"type": ["string", "null"], "maxLength": 2048, "pattern": r"\S"},
+        "icon": {"type": ["string", "null"], "maxLength": 2048, "pattern": NON_BLANK},
         "is_active": {"type": "boolean"},
-        "user_id": {**_TEXT, "pattern": r"\S", "description": "the gateway's owner field; ignored here"},
+        "user_id": {**_TEXT, "pattern": NON_BLANK, "description": "the gateway's owner field; ignored here"},
         "system_owned": {"type": "boolean", "description": "the gateway's flag; ignored here"},
     }
 
 
 def origin_fields() -> dict[str, Schema]:
     """The gateway's execution request fields: stored on the execution and echoed."""
-    text = {**_TEXT, "pattern": r"\S"}
+    text = {**_TEXT, "pattern": NON_BLANK}
     return {
         "context": {"type": ["object", "null"], "description": "free-form, echoed as `context`"},
         "initiator": text,
@@ -68,10 +68,10 @@ def origin_fields() -> dict[str, Schema]:
         "callback_topics": {
             "type": ["array", "null"],
             "maxItems": MAX_TOPICS,
-            "items": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": r"\S"},
+            "items": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": NON_BLANK},
             "description": "the gateway's Dapr topics; stored and echoed (no pub/sub here)",
         },
-        "subscriber_ids": {"type": ["string", "null"], "maxLength": 4096, "pattern": r"\S"},
+        "subscriber_ids": {"type": ["string", "null"], "maxLength": 4096, "pattern": NON_BLANK},
         "payload_type": text,
         "notification_workflow_id": text,
     }
