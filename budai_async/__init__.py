@@ -51,6 +51,18 @@ from budai_async.models import (
 )
 from budai_async.pagination import AsyncPager, PageList
 from budai_async.pipeline.dsl import PipelineBuilder, Retry, actions, params
+from budai_async.trigger_models import (
+    EventFiring,
+    EventTrigger,
+    EventType,
+    Schedule,
+    ScheduleRun,
+    ScheduleStatus,
+    ScheduleTiming,
+    WebhookSecret,
+    WebhookTrigger,
+    WebhookTriggerResult,
+)
 from budai_async.webhooks import WebhookVerificationError
 
 __all__ = [
@@ -71,6 +83,9 @@ __all__ = [
     "BudError",
     "CallbackEvent",
     "ConflictError",
+    "EventFiring",
+    "EventTrigger",
+    "EventType",
     "Execution",
     "ExecutionStatus",
     "InternalServerError",
@@ -86,6 +101,10 @@ __all__ = [
     "RateLimitError",
     "Retry",
     "RetryPolicy",
+    "Schedule",
+    "ScheduleRun",
+    "ScheduleStatus",
+    "ScheduleTiming",
     "StepRun",
     "StepStatus",
     "Timeout",
@@ -94,6 +113,9 @@ __all__ = [
     "ValidationError",
     "ValidationIssue",
     "ValidationResult",
+    "WebhookSecret",
+    "WebhookTrigger",
+    "WebhookTriggerResult",
     "WebhookVerificationError",
     "__version__",
     "actions",

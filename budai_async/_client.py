@@ -33,8 +33,11 @@ from budai_async._retry import RetryPolicy, should_retry, wait_generator
 from budai_async._version import __version__
 from budai_async.errors import APIConnectionError, APIStatusError, NotFoundError, ValidationError
 from budai_async.resources.actions import ActionsResource
+from budai_async.resources.event_triggers import EventTriggersResource
 from budai_async.resources.executions import ExecutionsResource
 from budai_async.resources.pipelines import PipelinesResource
+from budai_async.resources.schedules import SchedulesResource
+from budai_async.resources.webhooks import WebhooksResource
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncBudClient", "json_default", "new_idempotency_key"]
 
@@ -101,6 +104,9 @@ class AsyncBudClient:
         self.pipelines = PipelinesResource(self)
         self.executions = ExecutionsResource(self)
         self.actions = ActionsResource(self)
+        self.schedules = SchedulesResource(self)
+        self.webhooks = WebhooksResource(self)
+        self.event_triggers = EventTriggersResource(self)
 
     # ------------------------------------------------------------------ configuration
 

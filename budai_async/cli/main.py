@@ -25,6 +25,8 @@ from budai_async.cli._common import (
 from budai_async.cli.batch import batch_command
 from budai_async.cli.cleanup import delete_command, prune_command
 from budai_async.cli.logs import format_entry, logs_command
+from budai_async.cli.schedules import schedules_group
+from budai_async.cli.triggers import triggers_group
 from budai_async.models import Execution, Pipeline
 
 OUTPUT = click.Choice(["table", "json"])
@@ -414,5 +416,7 @@ executions.add_command(delete_command, name="delete")
 executions.add_command(prune_command, name="prune")
 main.add_command(logs_command, name="logs")
 main.add_command(batch_command, name="batch")
+main.add_command(schedules_group, name="schedules")
+main.add_command(triggers_group, name="triggers")
 
 __all__ = ["main"]

@@ -6,6 +6,7 @@ from typing import Any
 
 from budai_server.openapi.answers import answer_schemas, headers, responses
 from budai_server.openapi.bodies import parameters, request_schemas
+from budai_server.openapi.trigger_schemas import trigger_schemas
 
 __all__ = ["components"]
 
@@ -13,7 +14,7 @@ __all__ = ["components"]
 def components() -> dict[str, Any]:
     """The `components` object of the document."""
     return {
-        "schemas": {**answer_schemas(), **request_schemas()},
+        "schemas": {**answer_schemas(), **request_schemas(), **trigger_schemas()},
         "parameters": parameters(),
         "headers": headers(),
         "responses": responses(),

@@ -26,6 +26,7 @@ from budai_server.openapi.operations import (
     websocket,
 )
 from budai_server.openapi.schema import Schema, ref
+from budai_server.openapi.trigger_paths import trigger_paths
 from budai_server.routes.watch import MAX_IDS_PER_MESSAGE
 
 __all__ = ["paths"]
@@ -276,6 +277,7 @@ def paths() -> dict[str, Any]:
         log_paths(),
         _fan_out_paths(),
         _action_paths(),
+        trigger_paths(),
         cleanup_paths(),
     ):
         for path, methods in part.items():

@@ -16,11 +16,14 @@ from budai_server.routes import (
     batch,
     callbacks,
     cleanup,
+    event_triggers,
     executions,
     health,
     logs,
     openapi,
     pipelines,
+    schedules,
+    webhook_triggers,
 )
 
 __all__ = ["ROUTE_SETUPS"]
@@ -34,5 +37,8 @@ ROUTE_SETUPS: list[Callable[[web.Application], None]] = [
     logs.setup,
     batch.setup,
     callbacks.setup,
+    schedules.setup,
+    webhook_triggers.setup,
+    event_triggers.setup,
     openapi.setup,
 ]

@@ -40,6 +40,8 @@ __all__ = [
 
 MAX_KEY_LENGTH = 255
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
+# Inbound webhook triggers carry a Standard Webhooks signature instead of the API key.
+PUBLIC_PREFIXES = ("/budpipeline/trigger/",)
 
 
 @attrs.frozen(kw_only=True)
@@ -59,7 +61,7 @@ def make_auth_middleware(api_key: str) -> Any:
 
     @web.middleware
     async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in PUBLIC_PATHS:
+        if request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES):
             return await handler(request)
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")

@@ -30,7 +30,9 @@ DEFINITION_ALIASES = ("definition", "dag")
 # `user_id` and `system_owned` are the gateway's ownership fields: checked and ignored (one user here).
 _FIELDS = frozenset({"name", "description", "tags", "status", *DEFINITION_ALIASES, *PIPELINE_GATEWAY_FIELDS})
 MAX_PAGE = 1000
-PIPELINE_PATH = "/budpipeline/{pipeline_id:(?!(?:executions|actions|run|validate)$)[^{}/]+}"
+PIPELINE_PATH = (
+    "/budpipeline/{pipeline_id:(?!(?:executions|actions|run|validate|schedules|webhooks|trigger)$)[^{}/]+}"
+)
 
 
 def definition_field(fields: Fields, names: tuple[str, ...], *, required: bool) -> tuple[str, Any]:

@@ -5,7 +5,9 @@ come from such checks, each recognised by the error code the server answers with
 "valid request refused" or "invalid request accepted" still fails the run:
 
 * a definition is checked against the action catalogue (422 `invalid_definition`), execution
-  params against the definition's declared parameters (422 naming `params...`), a cursor must be
+  params against the definition's declared parameters (422 naming `params...`), a schedule's cron
+  expression and time zone against croniter and the zone database (422 `invalid_schedule`), a
+  trigger's params against its pipeline when it starts (422 `trigger_failed`), a cursor must be
   one the server made and cannot be combined with `offset`, a `since` duration must fit a date,
   and the watch route's `since` needs `pipeline_id` or `tag` beside it;
 * an `Idempotency-Key` reused with another body is refused (422 `idempotency_key_reused`), and
@@ -21,7 +23,9 @@ from typing import Any
 
 import schemathesis
 
-SEMANTIC_CODES = frozenset({"invalid_definition", "idempotency_key_reused"})
+SEMANTIC_CODES = frozenset(
+    {"invalid_definition", "idempotency_key_reused", "invalid_schedule", "trigger_failed"}
+)
 SEMANTIC_FIELDS = frozenset({"cursor", "offset", "since"})
 POSITIVE_REJECTED = "ST202"
 NEGATIVE_ACCEPTED = "ST201"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
-import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -281,15 +280,13 @@ async def test_schemathesis_finds_no_contract_breach(make_bud_server: Any, tmp_p
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        output, _ = await asyncio.wait_for(process.communicate(), 240)
+        output, _ = await asyncio.wait_for(process.communicate(), 480)
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
     text = output.decode(errors="replace")
     assert process.returncode == 0, text[-12_000:]
-    selected = re.search(r"Selected: (\d+)/(\d+)", text)
-    tested = re.search(r"Tested: (\d+)", text)
-    assert selected and tested, text[-3_000:]
-    total = int(selected.group(2))
-    assert int(tested.group(1)) >= total - 1, text[-3_000:]  # a websocket route may go untested
+    count = len(list(operations(build_document())))
+    # Every operation is tested (one websocket route may be left out by a run).
+    assert f"Tested: {count}" in text or f"Tested: {count - 1}" in text, text[-3_000:]

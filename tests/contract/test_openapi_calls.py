@@ -18,6 +18,7 @@ import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestServer
 from openapi_contract import Client, Contract, operations
+from trigger_calls import trigger_calls
 
 from budai_server.openapi import build_document
 
@@ -328,6 +329,7 @@ async def test_every_operation_answers_as_documented(setup: tuple[Contract, Clie
     await _logs(contract, client, done_id)
     await _fan_out(contract, client, pipeline_id, done_id)
     await _cleanup(contract, client, pipeline_id, done_id)
+    await trigger_calls(contract, client, pipeline_id)
 
     everything = {operation["operationId"] for _m, _p, operation in operations(contract.document)}
     assert everything - contract.succeeded == set(), "operations never answered with success"

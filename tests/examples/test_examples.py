@@ -38,6 +38,12 @@ EXPECTED: dict[str, list[str]] = {
         r"branch taken: on_true",
         r"path_b: skipped \(branch_not_taken\)",
     ],
+    "schedules_and_triggers.py": [
+        r"schedule cron '0 2 \* \* 1-5': next 2 runs in UTC",
+        r"webhook answered 202: started exec_",
+        r"train: completed, model from-ci-v2",
+        r"deploy: completed, deployed from-ci-v2",
+    ],
     "list_pipelines.py": [
         r"total: 3",
         r"matching 'deploy': \['deploy llama', 'deploy mistral'\]",
