@@ -15,10 +15,9 @@ import asyncio
 import importlib.util
 import os
 from collections.abc import AsyncIterator
-from operator import attrgetter
-from typing import Any
 
 import pytest
+from interop_support import Official
 
 from budai_async import AsyncBudClient
 
@@ -30,20 +29,6 @@ if not HAVE_BUD:
             "../shared/vendor/bud_sdk-0.1.0-py3-none-any.whl (make venv does) so tests/interop runs"
         )
     collect_ignore_glob = ["test_official_*.py"]
-
-
-class Official:
-    """One official client, sync or async, behind an awaitable call by dotted method name."""
-
-    def __init__(self, client: Any, *, is_async: bool) -> None:
-        self.client = client
-        self.is_async = is_async
-
-    async def __call__(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        fn = attrgetter(method)(self.client)
-        if self.is_async:
-            return await fn(*args, **kwargs)
-        return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 @pytest.fixture(params=["sync", "async"])

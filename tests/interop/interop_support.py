@@ -1,8 +1,25 @@
-"""Definitions the interop tests run, in the official SDK's DSL form and in ours."""
+"""The interop tests' adapter for the official client and the definitions they run (its DSL form and ours)."""
 
 from __future__ import annotations
 
+import asyncio
+from operator import attrgetter
 from typing import Any
+
+
+class Official:
+    """One official client, sync or async, behind an awaitable call by dotted method name."""
+
+    def __init__(self, client: Any, *, is_async: bool) -> None:
+        self.client = client
+        self.is_async = is_async
+
+    async def __call__(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        fn = attrgetter(method)(self.client)
+        if self.is_async:
+            return await fn(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
 
 # The official SDK's `pipelines.create` / `validate` take nodes and convert them to the gateway's steps.
 OFFICIAL_DAG: dict[str, Any] = {

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Official
-from interop_support import OFFICIAL_DAG, STEP_IDS
+from interop_support import OFFICIAL_DAG, STEP_IDS, Official
 
 from budai_async import AsyncBudClient
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import Official
-from interop_support import DEFINITION, FAILING_DAG, OFFICIAL_DAG, SLOW_DAG, STEP_IDS
+from interop_support import DEFINITION, FAILING_DAG, OFFICIAL_DAG, SLOW_DAG, STEP_IDS, Official
 
 bud = pytest.importorskip("bud")
 from bud.exceptions import BudError, ExecutionError, NotFoundError  # noqa: E402
