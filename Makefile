@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 4
+# The official BudAI SDK, a test peer for tests/interop (never imported by the project), vendored beside
+# the checkout; CI runs from a fresh clone with shared/ at ../shared.
+BUD_WHEEL ?= ../shared/vendor/bud_sdk-0.1.0-py3-none-any.whl
 
 .PHONY: venv demo test lint docs clean
 
@@ -11,6 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,docs]'
+	if [ -f $(BUD_WHEEL) ]; then $(PY) -m pip install -q $(BUD_WHEEL); fi
 	touch $(STAMP)
 
 venv: $(STAMP)

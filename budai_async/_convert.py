@@ -16,8 +16,17 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
 from budai_async._fastpath import fast_callback_event, fast_execution, fast_step, parse_datetime
 from budai_async._model_base import install_unstructure
+from budai_async._wire import (
+    error_text,
+    execution_wire,
+    pipeline_wire,
+    progress_from_wire,
+    steps_from_wire,
+    tags_from_wire,
+)
 from budai_async.models import (
     Action,
+    ActionParam,
     CallbackEvent,
     Execution,
     LogEntry,
@@ -43,6 +52,7 @@ T = TypeVar("T")
 
 _MODELS: tuple[type[Any], ...] = (
     Action,
+    ActionParam,
     CallbackEvent,
     Execution,
     LogEntry,
@@ -78,6 +88,8 @@ def make_converter(*, fast_paths: bool = True) -> cattrs.Converter:
         generic_event = make_dict_structure_fn(CallbackEvent, conv)
         conv.register_structure_hook(CallbackEvent, _fast_or(fast_callback_event, generic_event))
     conv.register_structure_hook(Pipeline, _structure_via(normalize_pipeline, Pipeline, conv))
+    conv.register_unstructure_hook(Execution, _unstructure_via(execution_wire, Execution, conv))
+    conv.register_unstructure_hook(Pipeline, _unstructure_via(pipeline_wire, Pipeline, conv))
     return conv
 
 
@@ -91,6 +103,18 @@ def _fast_or(fast: Callable[[Any], T | None], generic: Callable[[Any, Any], T]) 
     return structure
 
 
+def _unstructure_via(
+    rewrite: Callable[[dict[str, Any]], dict[str, Any]], model: type[T], conv: cattrs.Converter
+) -> Callable[[T], dict[str, Any]]:
+    """Unstructure with the generated function, then rewrite into the gateway-typed wire (`_wire`)."""
+    base = make_dict_unstructure_fn(model, conv)
+
+    def unstructure(value: T) -> dict[str, Any]:
+        return rewrite(base(value))
+
+    return unstructure
+
+
 def _structure_via(
     normalize: Callable[[Mapping[str, Any]], dict[str, Any]], model: type[T], conv: cattrs.Converter
 ) -> Callable[[Any, Any], T]:
@@ -102,48 +126,12 @@ def _structure_via(
     return structure
 
 
-def _progress(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def _error_text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, Mapping):
-        for key in ("error", "message", "detail"):
-            if isinstance(value.get(key), str):
-                return str(value[key])
-    return str(value)
-
-
-def _steps_from_gateway(items: list[Any]) -> dict[str, Any]:
-    steps: dict[str, Any] = {}
-    for item in items:
-        if not isinstance(item, Mapping):
-            continue
-        step_id = item.get("step_id") or item.get("id")
-        steps[str(step_id)] = {
-            "status": item.get("status", "pending"),
-            "output": item.get("outputs", item.get("output")),
-            "error": _error_text(item.get("error_message", item.get("error"))),
-            "attempts": int(item.get("retry_count", 0)) + 1
-            if "retry_count" in item
-            else item.get("attempts", 0),
-            "started_at": item.get("start_time", item.get("started_at")),
-            "completed_at": item.get("end_time", item.get("completed_at")),
-        }
-    return steps
-
-
 def normalize_execution(data: Mapping[str, Any]) -> dict[str, Any]:
     """Map a gateway execution (or a progress view) onto our field names; ours pass through."""
     if "execution" in data and isinstance(data["execution"], Mapping):  # GET .../progress
         merged = normalize_execution(data["execution"])
         if isinstance(data.get("steps"), list):
-            merged["steps"] = _steps_from_gateway(data["steps"])
+            merged["steps"] = steps_from_wire(data["steps"])
         agg = data.get("aggregated_progress")
         if isinstance(agg, Mapping):
             merged.setdefault("completed_steps", agg.get("completed_steps", 0))
@@ -164,20 +152,18 @@ def normalize_execution(data: Mapping[str, Any]) -> dict[str, Any]:
         out["outputs"] = {}
     if "error" not in out and "error_info" in out:
         out["error"] = out["error_info"]
-    out["error"] = _error_text(out.get("error"))
+    out["error"] = error_text(out.get("error"))
     if "started_at" not in out and "start_time" in out:
         out["started_at"] = out["start_time"]
     if "completed_at" not in out and "end_time" in out:
         out["completed_at"] = out["end_time"]
-    if "progress" not in out and "progress_percentage" in out:
-        out["progress"] = out["progress_percentage"]
-    out["progress"] = _progress(out.get("progress", 0.0))
+    out["progress"] = progress_from_wire(out)
     if isinstance(out.get("steps"), list):
-        out["steps"] = _steps_from_gateway(out["steps"])
+        out["steps"] = steps_from_wire(out["steps"])
     if out.get("params") is None:
         definition = out.get("pipeline_definition")
         out["params"] = definition.get("params", {}) if isinstance(definition, Mapping) else {}
-    for key in ("tags", "steps", "callbacks"):
+    for key in ("tags", "steps", "callbacks", "context", "callback_topics"):
         if out.get(key) is None:
             out.pop(key, None)
     if out.get("priority") is None:
@@ -196,8 +182,13 @@ def normalize_pipeline(data: Mapping[str, Any]) -> dict[str, Any]:
         out["version"] = int(out.get("version", 1))
     except (TypeError, ValueError):
         out["version"] = 1
-    if out.get("tags") is None:
+    tags = tags_from_wire(out.get("tags"))
+    if tags is None:
         out.pop("tags", None)
+    else:
+        out["tags"] = tags
+    if out.get("is_active") is None:
+        out.pop("is_active", None)
     if not out.get("step_count"):
         steps = out["definition"].get("steps") if isinstance(out["definition"], Mapping) else None
         out["step_count"] = len(steps) if isinstance(steps, list) else 0

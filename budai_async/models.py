@@ -17,6 +17,7 @@ from budai_async._model_base import WireModel
 
 __all__ = [
     "Action",
+    "ActionParam",
     "CallbackEvent",
     "Execution",
     "ExecutionStatus",
@@ -97,7 +98,10 @@ class LogLevel(_OpenStrEnum):
 
 @attrs.frozen(kw_only=True, repr=False)
 class Pipeline(WireModel):
-    """A stored pipeline; `definition` is the JSON DAG exactly as submitted."""
+    """A stored pipeline; `definition` is the JSON DAG exactly as submitted.
+
+    `tags` is the gateway's string map (a tag sent as a plain list reads as ``{tag: ""}``).
+    """
 
     _repr_fields: ClassVar[tuple[str, ...]] = ("id", "name", "version", "step_count")
 
@@ -105,8 +109,10 @@ class Pipeline(WireModel):
     name: str
     description: str | None = None
     definition: dict[str, Any] = attrs.field(factory=dict)
-    tags: list[str] = attrs.field(factory=list)
+    tags: dict[str, str] = attrs.field(factory=dict)
     status: str = "active"
+    is_active: bool = True
+    icon: str | None = None
     version: int = 1
     step_count: int = 0
     created_at: datetime | None = None
@@ -156,6 +162,14 @@ class Execution(WireModel):
     retry_of: str | None = None
     timeout_seconds: float | None = None
     callbacks: dict[str, str] = attrs.field(factory=dict)
+    # The gateway's request fields, stored as sent and echoed (docs/compatibility.md).
+    context: dict[str, Any] = attrs.field(factory=dict)
+    initiator: str | None = None
+    user_id: str | None = None
+    callback_topics: list[str] = attrs.field(factory=list)
+    subscriber_ids: str | None = None
+    payload_type: str | None = None
+    notification_workflow_id: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -178,17 +192,36 @@ class LogEntry(WireModel):
 
 
 @attrs.frozen(kw_only=True, repr=False)
+class ActionParam(WireModel):
+    """One param of an action in the gateway's catalogue form (derived from `params_schema`)."""
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("name", "type", "required")
+
+    name: str
+    type: str = "any"
+    description: str | None = None
+    required: bool = False
+    default: Any = None
+    options: list[dict[str, Any]] | None = None
+
+
+@attrs.frozen(kw_only=True, repr=False)
 class Action(WireModel):
-    """A catalogue entry: an action type with the JSON schema of its params and its output keys."""
+    """A catalogue entry: an action type with the JSON schema of its params and its output keys.
+
+    `name` and `params` are the gateway's catalogue fields; `params_schema` is the full JSON schema.
+    """
 
     _repr_fields: ClassVar[tuple[str, ...]] = ("type", "category")
 
     type: str
+    name: str = ""
     description: str = ""
     aliases: list[str] = attrs.field(factory=list)
     params_schema: dict[str, Any] = attrs.field(factory=dict)
     outputs: list[str] = attrs.field(factory=list)
     category: str = "builtin"
+    params: list[ActionParam] = attrs.field(factory=list)
 
 
 @attrs.frozen(kw_only=True, repr=False)

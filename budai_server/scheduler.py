@@ -104,6 +104,8 @@ class ExecutionRequest:
     callbacks: Mapping[str, str] = attrs.field(factory=dict)
     timeout_seconds: float | None = None
     retry_of: str | None = None
+    # The gateway's request fields (context, initiator, callback_topics ...), copied onto the execution.
+    origin: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.define(eq=False)
@@ -248,6 +250,7 @@ class Scheduler:
             retry_of=request.retry_of,
             timeout_seconds=request.timeout_seconds,
             callbacks=dict(request.callbacks),
+            **request.origin,
         )
 
     async def submit(self, request: ExecutionRequest, idempotency: IdempotencyFor | None = None) -> Execution:

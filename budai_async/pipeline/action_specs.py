@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from budai_async.models import Action
+from budai_async.models import Action, ActionParam
 
 __all__ = ["BUILTIN_SPECS", "ActionSpec", "alias_index"]
 
@@ -39,12 +39,41 @@ class ActionSpec:
         """The catalogue entry served by `GET /budpipeline/actions`."""
         return Action(
             type=self.type,
+            name=self.type.replace("_", " ").title(),
             description=self.description,
             aliases=list(self.aliases),
             params_schema=_plain(self.params),
             outputs=list(self.outputs),
             category=self.category,
+            params=catalogue_params(self.params),
         )
+
+
+def catalogue_params(schema: Mapping[str, Any]) -> list[ActionParam]:
+    """The gateway's flat param list (name, type, required, default, enum options) from a params schema."""
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return []
+    required = schema.get("required")
+    needed = set(required) if isinstance(required, list | tuple) else set()
+    params: list[ActionParam] = []
+    for name, prop in properties.items():
+        prop = prop if isinstance(prop, Mapping) else {}
+        kind = prop.get("type", "any")
+        if isinstance(kind, list | tuple):
+            kind = next((str(k) for k in kind if k != "null"), "any")
+        enum = prop.get("enum")
+        params.append(
+            ActionParam(
+                name=str(name),
+                type=str(kind),
+                description=prop.get("description") if isinstance(prop.get("description"), str) else None,
+                required=name in needed,
+                default=_plain(prop.get("default")),
+                options=[{"label": str(v), "value": v} for v in enum] if isinstance(enum, list) else None,
+            )
+        )
+    return params
 
 
 def _plain(value: Any) -> Any:

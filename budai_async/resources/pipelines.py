@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from budai_async.errors import ValidationError
@@ -12,6 +12,16 @@ from budai_async.pagination import AsyncPager
 from budai_async.resources._base import DefinitionLike, Resource, definition_dict, parse, parse_page, segment
 
 __all__ = ["PipelinesResource"]
+
+
+Tags = Mapping[str, str] | Sequence[str]
+
+
+def _tag_map(tags: Tags) -> dict[str, str]:
+    """Pipeline tags as the gateway's string map; a list of names maps each to ""."""
+    if isinstance(tags, Mapping):
+        return {str(key): str(value) for key, value in tags.items()}
+    return dict.fromkeys(tags, "")
 
 
 def _builder_name(definition: DefinitionLike) -> str | None:
@@ -28,7 +38,9 @@ class PipelinesResource(Resource):
         definition: DefinitionLike | None = None,
         *,
         description: str | None = None,
-        tags: Sequence[str] | None = None,
+        tags: Tags | None = None,
+        icon: str | None = None,
+        is_active: bool | None = None,
         idempotency_key: str | None = None,
     ) -> Pipeline:
         """Store a pipeline; `definition` is a dict or a DSL builder (whose name is used if none given).
@@ -46,7 +58,11 @@ class PipelinesResource(Resource):
         if description is not None:
             body["description"] = description
         if tags is not None:
-            body["tags"] = builtins.list(tags)
+            body["tags"] = _tag_map(tags)
+        if icon is not None:
+            body["icon"] = icon
+        if is_active is not None:
+            body["is_active"] = is_active
         data = await self._client.request(
             "POST", "/budpipeline", json_body=body, idempotency_key=idempotency_key
         )
@@ -76,7 +92,9 @@ class PipelinesResource(Resource):
         definition: DefinitionLike | None = None,
         name: str | None = None,
         description: str | None = None,
-        tags: Sequence[str] | None = None,
+        tags: Tags | None = None,
+        icon: str | None = None,
+        is_active: bool | None = None,
     ) -> Pipeline:
         """Change the definition and/or the metadata (PATCH: fields not given stay as they are)."""
         body: dict[str, Any] = {}
@@ -87,9 +105,15 @@ class PipelinesResource(Resource):
         if description is not None:
             body["description"] = description
         if tags is not None:
-            body["tags"] = builtins.list(tags)
+            body["tags"] = _tag_map(tags)
+        if icon is not None:
+            body["icon"] = icon
+        if is_active is not None:
+            body["is_active"] = is_active
         if not body:
-            raise ValidationError("nothing to update: give definition, name, description or tags")
+            raise ValidationError(
+                "nothing to update: give definition, name, description, tags, icon or is_active"
+            )
         path = f"/budpipeline/{segment(pipeline_id, 'pipeline_id')}"
         return parse(await self._client.request("PATCH", path, json_body=body), Pipeline)
 
@@ -100,12 +124,12 @@ class PipelinesResource(Resource):
         name: str,
         definition: DefinitionLike,
         description: str | None = None,
-        tags: Sequence[str] | None = None,
+        tags: Tags | None = None,
     ) -> Pipeline:
         """Replace the whole pipeline (PUT): fields not given are reset."""
         body: dict[str, Any] = {"name": name, "definition": definition_dict(definition)}
         body["description"] = description
-        body["tags"] = builtins.list(tags or ())
+        body["tags"] = _tag_map(tags or {})
         path = f"/budpipeline/{segment(pipeline_id, 'pipeline_id')}"
         return parse(await self._client.request("PUT", path, json_body=body), Pipeline)
 

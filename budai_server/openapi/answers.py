@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from budai_async.models import (
     Action,
+    ActionParam,
     Execution,
     ExecutionStatus,
     LogEntry,
@@ -15,6 +16,11 @@ from budai_async.models import (
     StepRun,
     ValidationIssue,
     ValidationResult,
+)
+from budai_server.openapi.gateway import (
+    execution_wire_schema,
+    gateway_answer_schemas,
+    progress_counts_properties,
 )
 from budai_server.openapi.schema import STRING, Schema, model_schema, obj, ref
 from budai_server.outbox.rules import EVENT_COMPLETED, EVENT_FAILED, DeliveryStatus
@@ -28,6 +34,7 @@ MODELS: dict[type, str] = {
     StepRun: "StepRun",
     LogEntry: "LogLine",
     Action: "Action",
+    ActionParam: "ActionParam",
     ValidationIssue: "ValidationIssue",
     ValidationResult: "ValidationResult",
 }
@@ -58,20 +65,23 @@ def _model_schemas() -> dict[str, Schema]:
         MODELS,
         descriptions={
             "pipeline_id": "null for an ephemeral run (`POST /budpipeline/run`)",
-            "progress": "share of steps that finished in any way, 0-100",
             "completed_steps": "steps that completed successfully",
             "retry_of": "the execution this one retries",
         },
     )
-    execution["properties"]["progress"].update(minimum=0, maximum=100)
+    execution_wire_schema(execution)
     return {
         "Pipeline": model_schema(
-            Pipeline, MODELS, descriptions={"definition": "the definition exactly as submitted"}
+            Pipeline,
+            MODELS,
+            descriptions={"definition": "the definition exactly as submitted"},
+            extra={"dag": {"type": "object", "description": "the gateway's name: the same definition"}},
         ),
         "Execution": execution,
         "StepRun": model_schema(StepRun, MODELS),
         "LogLine": model_schema(LogEntry, MODELS, descriptions={"seq": "1, 2, 3 ... per execution"}),
         "Action": model_schema(Action, MODELS),
+        "ActionParam": model_schema(ActionParam, MODELS),
         "ValidationIssue": model_schema(ValidationIssue, MODELS),
         "ValidationResult": model_schema(ValidationResult, MODELS),
     }
@@ -209,7 +219,11 @@ def _answer_schemas() -> dict[str, Schema]:
             offset=count,
             next_cursor={"type": ["string", "null"], "description": "pass as `cursor` for the next page"},
         ),
-        "ActionPage": _page(ref("Action"), total=count),
+        "ActionPage": obj(
+            {"actions": {"type": "array", "items": ref("Action")}, "total": count},
+            ("actions", "total"),
+            description="The gateway's catalogue shape (`actions`, not `items`).",
+        ),
         "LogPage": _page(
             ref("LogLine"),
             next_seq={"type": ["integer", "null"], "description": "pass as `after_seq`; null: no more now"},
@@ -220,9 +234,11 @@ def _answer_schemas() -> dict[str, Schema]:
                 "execution": ref("Execution"),
                 "steps": {"type": "array", "items": progress_step},
                 "aggregated_progress": aggregated,
+                **progress_counts_properties(),
             },
-            ("execution", "steps", "aggregated_progress"),
-            description="The real gateway's progress view: steps in definition order.",
+            ("execution", "steps", "aggregated_progress", *progress_counts_properties()),
+            description="The real gateway's progress view (steps in definition order) with the official "
+            "SDK's `ExecutionProgress` counts at the top level.",
         ),
         "BatchResult": obj(
             {
@@ -295,7 +311,13 @@ def _frame_schemas() -> dict[str, Schema]:
 
 def answer_schemas() -> dict[str, Schema]:
     """The response body and websocket frame schemas."""
-    return {**_model_schemas(), **_error_schemas(), **_answer_schemas(), **_frame_schemas()}
+    return {
+        **_model_schemas(),
+        **_error_schemas(),
+        **_answer_schemas(),
+        **_frame_schemas(),
+        **gateway_answer_schemas(),
+    }
 
 
 def headers() -> dict[str, Schema]:

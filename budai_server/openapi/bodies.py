@@ -14,6 +14,7 @@ from budai_async.pipeline.definition import MAX_STEPS, MAX_TIMEOUT_SECONDS
 from budai_server.batch_items import DEFAULT_FIELDS, MAX_BATCH_ITEMS
 from budai_server.batch_items import MAX_KEY_LENGTH as MAX_ITEM_KEY_LENGTH
 from budai_server.limits import MAX_TAG_LENGTH, MAX_TAGS
+from budai_server.openapi.gateway import origin_fields, pipeline_fields, pipeline_tags
 from budai_server.openapi.operations import query
 from budai_server.openapi.schema import NON_BLANK, STRING, Schema, nullable, obj, one_of_fields, ref
 from budai_server.routes.middleware import MAX_KEY_LENGTH
@@ -33,7 +34,7 @@ _DEFINITION_FIELDS = ("definition", "dag")
 
 
 def _tags() -> Schema:
-    item = {"type": "string", "maxLength": MAX_TAG_LENGTH, "pattern": r"^[^,]*[^,\s][^,]*$"}
+    item = {"type": "string", "maxLength": MAX_TAG_LENGTH, "pattern": r"^[^,]*[^,\s\x1c-\x1f\x85][^,]*$"}
     return {
         "type": "array",
         "maxItems": MAX_TAGS,
@@ -65,6 +66,7 @@ def _run_options() -> dict[str, Schema]:
             "maximum": MAX_TIMEOUT_SECONDS,
             "description": "bounds the whole execution from its start",
         },
+        **origin_fields(),
     }
 
 
@@ -116,8 +118,8 @@ def _pipeline_bodies() -> dict[str, Schema]:
         "description": {"type": ["string", "null"], "maxLength": 10_000},
         "definition": ref("PipelineDefinition"),
         "dag": {**ref("PipelineDefinition"), "description": "the gateway's name for `definition`"},
-        "tags": nullable(ref("Tags")),
         "status": {"type": "string", "enum": list(PIPELINE_STATUSES)},
+        **pipeline_fields(),
     }
     named_definition = {
         "type": "object",
@@ -231,6 +233,7 @@ def request_schemas() -> dict[str, Schema]:
     """The request body schemas (and the shared shapes they use)."""
     return {
         "Tags": _tags(),
+        "PipelineTags": pipeline_tags(),
         "Callbacks": _callbacks(),
         **_definition_schemas(),
         **_pipeline_bodies(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from budai_async.models import ExecutionStatus
 from budai_server.listing import SORT_FIELDS
+from budai_server.openapi.gateway import page_parameters
 from budai_server.openapi.operations import (
     json_answer,
     links,
@@ -85,7 +86,7 @@ def execution_create_paths() -> dict[str, Schema]:
 
 def execution_paths() -> dict[str, Schema]:
     execution_id = (param("ExecutionId"),)
-    statuses = {"type": "string", "enum": [str(status) for status in ExecutionStatus]}
+    statuses = {"type": "string", "enum": [*(str(status) for status in ExecutionStatus), "timed_out"]}
     return {
         "/budpipeline/executions": {
             "get": operation(
@@ -116,6 +117,7 @@ def execution_paths() -> dict[str, Schema]:
                     query("sort_order", {"type": "string", "enum": ["asc", "desc"]}, "default desc"),
                     param("Limit"),
                     param("Offset"),
+                    *page_parameters(),
                     query(
                         "cursor",
                         {"type": "string"},
@@ -153,6 +155,26 @@ def execution_paths() -> dict[str, Schema]:
                 {"200": json_answer(ref("Progress"), "The progress view.")},
                 errors=(404,),
                 parameters=execution_id,
+            )
+        },
+        "/budpipeline/executions/{execution_id}/steps": {
+            "get": operation(
+                "getExecutionSteps",
+                "The steps of an execution as step objects, in definition order",
+                "executions",
+                {"200": json_answer(ref("StepPage"), "Every step (the official SDK's `get_steps`).")},
+                errors=(404,),
+                parameters=execution_id,
+            )
+        },
+        "/budpipeline/executions/{execution_id}/events": {
+            "get": operation(
+                "getExecutionEvents",
+                "Lifecycle events of an execution, oldest first",
+                "executions",
+                {"200": json_answer(ref("EventPage"), "Events derived from the step states (stable ids).")},
+                errors=(404,),
+                parameters=(*execution_id, query("step_id", {"type": "string"}, "only this step's events")),
             )
         },
         "/budpipeline/executions/{execution_id}/cancel": {

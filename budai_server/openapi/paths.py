@@ -15,6 +15,7 @@ from budai_server.openapi.execution_paths import (
     execution_paths,
     log_paths,
 )
+from budai_server.openapi.gateway import page_parameters
 from budai_server.openapi.operations import (
     REQUEST_ID,
     json_answer,
@@ -119,6 +120,7 @@ def _pipeline_paths() -> dict[str, Schema]:
                     query("name_contains", {"type": "string"}, "case-insensitive name filter"),
                     param("Limit"),
                     param("Offset"),
+                    *page_parameters(),
                 ),
             ),
         },

@@ -33,7 +33,9 @@ __all__ = [
 Schema = dict[str, Any]
 
 STRING: Schema = {"type": "string"}
-NON_BLANK = r"\S"  # at least one non-whitespace character (a JSON Schema pattern is a search)
+# At least one character that is not whitespace to Python's str.strip(), which the routes use: that
+# is \s plus the separators U+001C-U+001F and U+0085 (a JSON Schema pattern is a search).
+NON_BLANK = r"[^\s\x1c-\x1f\x85]"
 
 _SCALARS: dict[Any, Schema] = {
     str: {"type": "string"},

@@ -173,10 +173,6 @@ def _schedule_answers() -> dict[str, Schema]:
         },
         ("run_at", "kind", "status", "reason", "execution_id", "recorded_at"),
     )
-    step = obj(
-        {name: {"type": "string"} for name in ("id", "step_id", "node_id", "name", "status")},
-        ("id", "step_id", "node_id", "name", "status"),
-    )
     started: Schema = {
         "type": "object",
         "properties": {
@@ -185,12 +181,22 @@ def _schedule_answers() -> dict[str, Schema]:
             "pipeline_id": {"type": ["string", "null"]},
             "status": {"type": "string"},
             "params": {"type": "object"},
-            "steps": {"type": "array", "items": step},
-            "progress_percentage": {"type": "number"},
+            "steps": {"type": "array", "items": ref("ExecutionStep")},
+            "progress": ref("ExecutionProgress"),
+            "progress_percentage": {"type": "string"},
         },
-        "required": ["id", "execution_id", "pipeline_id", "status", "params", "steps", "progress_percentage"],
-        "description": "The execution's fields, with `steps` as the gateway's list and `progress` as "
-        "`progress_percentage` (so the official SDK reads it too).",
+        "required": [
+            "id",
+            "execution_id",
+            "pipeline_id",
+            "status",
+            "params",
+            "steps",
+            "progress",
+            "progress_percentage",
+        ],
+        "description": "The execution's wire fields (`steps` as the gateway's list, `progress` as the "
+        "official `ExecutionProgress`, docs/compatibility.md) plus `execution_id`.",
     }
     return {
         "StartedExecution": started,

@@ -16,9 +16,9 @@ __all__ = ["setup"]
 
 
 async def list_actions(request: web.Request) -> web.Response:
-    """GET /budpipeline/actions -> {items, total}, sorted by type."""
+    """GET /budpipeline/actions -> {actions, total}, sorted by type (the gateway's `actions` key)."""
     items = actions_of(request).catalogue()
-    return json_response({"items": to_json_dict(items), "total": len(items)})
+    return json_response({"actions": to_json_dict(items), "total": len(items)})
 
 
 async def get_action(request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""Execution routes: execute, ephemeral run, list, get (long-poll), progress, cancel, retry.
+"""Execution routes: execute, ephemeral run, list, get (long-poll), progress, steps, events, cancel, retry.
 
 Every new execution stores a snapshot of the definition it runs, so a retry works the same after
 its pipeline was edited or deleted. Retry semantics: `params` sent are merged over the original
@@ -18,11 +18,13 @@ from aiohttp import web
 from budai_async._convert import to_json_dict
 from budai_async.models import Execution, ExecutionStatus, Priority
 from budai_async.pipeline.definition import MAX_TIMEOUT_SECONDS
+from budai_server.gateway_views import execution_events, execution_steps, progress_summary
 from budai_server.listing import SORT_FIELDS, ExecutionQuery, decode_cursor
 from budai_server.progress import progress_view
 from budai_server.retry_params import merge_retry_params
 from budai_server.routes.context import checker_of, config_of, scheduler_of, store_of
 from budai_server.routes.errors import ApiError, json_response
+from budai_server.routes.gateway_fields import ORIGIN_FIELDS, page_window, parse_origin
 from budai_server.routes.middleware import idempotency_record
 from budai_server.routes.parse import MISSING, Fields, QueryFields, read_json_object
 from budai_server.routes.pipelines import DEFINITION_ALIASES, MAX_PAGE, definition_field
@@ -36,10 +38,11 @@ from budai_server.store.database import db_time
 
 __all__ = ["RUN_OPTION_FIELDS", "RunOptions", "setup", "submit"]
 
-RUN_OPTION_FIELDS = frozenset({"params", "priority", "callbacks", "tags", "timeout_seconds"})
+RUN_OPTION_FIELDS = frozenset({"params", "priority", "callbacks", "tags", "timeout_seconds", *ORIGIN_FIELDS})
 RUN_DEFINITION_ALIASES = ("pipeline_definition", *DEFINITION_ALIASES)
 EXECUTION_STATUSES = tuple(str(status) for status in ExecutionStatus)
 PRIORITIES = tuple(str(priority) for priority in Priority)
+STATUS_ALIASES = {"timed_out": "timeout"}  # the official SDK's name for our `timeout`
 
 
 @attrs.frozen(kw_only=True)
@@ -52,6 +55,7 @@ class RunOptions:
     tags: list[str] | None = None
     timeout_seconds: float | None = None
     timeout_sent: bool = False
+    origin: dict[str, Any] = attrs.field(factory=dict)
 
 
 def parse_run_options(fields: Fields) -> RunOptions:
@@ -72,6 +76,7 @@ def parse_run_options(fields: Fields) -> RunOptions:
         tags=given(tags),
         timeout_seconds=given(timeout),
         timeout_sent=fields.has("timeout_seconds") and timeout is not MISSING,
+        origin=parse_origin(fields),
     )
 
 
@@ -100,6 +105,7 @@ def _request(
         tags=options.tags or [],
         callbacks=options.callbacks or {},
         timeout_seconds=options.timeout_seconds,
+        origin=options.origin,
         **extra,
     )
 
@@ -130,7 +136,7 @@ async def run_ephemeral(request: web.Request) -> web.Response:
 def parse_execution_query(request: web.Request) -> ExecutionQuery:
     """The filters, sort and paging of GET /budpipeline/executions; 422 naming each bad parameter."""
     query = QueryFields(request.query)
-    statuses = query.values("status")
+    statuses = [STATUS_ALIASES.get(status.lower(), status) for status in query.values("status")]
     for status in statuses:
         if status.lower() not in EXECUTION_STATUSES:
             query.fail(
@@ -144,6 +150,7 @@ def parse_execution_query(request: web.Request) -> ExecutionQuery:
     sort_order = query.choice("sort_order", ("asc", "desc"), "desc")
     limit = query.integer("limit", default=20, minimum=1, maximum=MAX_PAGE)
     offset = query.integer("offset", default=0, minimum=0, maximum=2**62)
+    limit, offset = page_window(query, limit, offset, maximum=MAX_PAGE)
     cursor = None
     if token := query.string("cursor"):
         try:
@@ -219,7 +226,27 @@ async def get_progress(request: web.Request) -> web.Response:
     """GET /budpipeline/executions/{id}/progress: steps as a list plus aggregated progress."""
     execution = await _existing(request)
     definition = await store_of(request).get_execution_definition(execution.id) or {}
-    return json_response(progress_view(execution, definition, datetime.now(UTC)))
+    view = progress_view(execution, definition, datetime.now(UTC))
+    return json_response({**view, **progress_summary(execution)})
+
+
+async def get_steps(request: web.Request) -> web.Response:
+    """GET /budpipeline/executions/{id}/steps -> {items: [step]} in definition order."""
+    execution = await _existing(request)
+    definition = await store_of(request).get_execution_definition(execution.id) or {}
+    items = execution_steps(execution, definition)
+    return json_response({"items": items, "total": len(items)})
+
+
+async def get_events(request: web.Request) -> web.Response:
+    """GET /budpipeline/executions/{id}/events[?step_id] -> {items: [event]}, oldest first."""
+    query = QueryFields(request.query)
+    step_id = query.string("step_id")
+    query.check()
+    execution = await _existing(request)
+    definition = await store_of(request).get_execution_definition(execution.id) or {}
+    items = execution_events(execution, definition, step_id)
+    return json_response({"items": items, "total": len(items)})
 
 
 async def cancel_execution(request: web.Request) -> web.Response:
@@ -265,11 +292,18 @@ async def retry_execution(request: web.Request) -> web.Response:
         callbacks=original.callbacks if options.callbacks is None else options.callbacks,
         tags=original.tags if options.tags is None else options.tags,
         timeout_seconds=options.timeout_seconds if options.timeout_sent else original.timeout_seconds,
+        origin={**_origin_of(original), **options.origin},
     )
     run = _request(
         request, definition, "definition", merged, pipeline_id=original.pipeline_id, retry_of=original.id
     )
     return await submit(request, run)
+
+
+def _origin_of(execution: Execution) -> dict[str, Any]:
+    """The gateway request fields an execution was created with (a retry keeps them)."""
+    values = {key: getattr(execution, key) for key in ORIGIN_FIELDS}
+    return {key: value for key, value in values.items() if value not in (None, {}, [])}
 
 
 def setup(app: web.Application) -> None:
@@ -280,6 +314,8 @@ def setup(app: web.Application) -> None:
         "/budpipeline/executions/{execution_id:(?!(?:wait|watch|delete)$)[^{}/]+}", get_execution
     )
     app.router.add_get("/budpipeline/executions/{execution_id}/progress", get_progress)
+    app.router.add_get("/budpipeline/executions/{execution_id}/steps", get_steps)
+    app.router.add_get("/budpipeline/executions/{execution_id}/events", get_events)
     app.router.add_post("/budpipeline/executions/{execution_id}/cancel", cancel_execution)
     app.router.add_post("/budpipeline/executions/{execution_id}/retry", retry_execution)
     app.router.add_post("/budpipeline/{pipeline_id}/execute", execute_pipeline)

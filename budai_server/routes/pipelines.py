@@ -19,6 +19,7 @@ from budai_async.models import Pipeline
 from budai_server.ids import new_pipeline_id
 from budai_server.routes.context import checker_of, store_of
 from budai_server.routes.errors import ApiError, json_response
+from budai_server.routes.gateway_fields import PIPELINE_GATEWAY_FIELDS, boolean, page_window, string_map
 from budai_server.routes.middleware import idempotency_record
 from budai_server.routes.parse import MAX_NAME_LENGTH, MISSING, Fields, QueryFields, read_json_object
 
@@ -26,7 +27,8 @@ __all__ = ["PIPELINE_STATUSES", "setup"]
 
 PIPELINE_STATUSES = ("draft", "active", "archived")
 DEFINITION_ALIASES = ("definition", "dag")
-_FIELDS = frozenset({"name", "description", "tags", "status", *DEFINITION_ALIASES})
+# `user_id` and `system_owned` are the gateway's ownership fields: checked and ignored (one user here).
+_FIELDS = frozenset({"name", "description", "tags", "status", *DEFINITION_ALIASES, *PIPELINE_GATEWAY_FIELDS})
 MAX_PAGE = 1000
 PIPELINE_PATH = (
     "/budpipeline/{pipeline_id:(?!(?:executions|actions|run|validate|schedules|webhooks|trigger)$)[^{}/]+}"
@@ -66,8 +68,12 @@ class _PipelineFields:
                 fields.fail("name", "field is required (or give the definition a 'name')", "required")
         self.name = name
         self.description = fields.string("description", nullable=True, max_length=10_000, non_empty=False)
-        self.tags = fields.tags()
+        self.tags = string_map(fields)
         self.status = fields.choice("status", PIPELINE_STATUSES, str)
+        self.icon = fields.string("icon", nullable=True, max_length=2048)
+        self.is_active = boolean(fields, "is_active")
+        fields.string("user_id", nullable=True, max_length=255)
+        boolean(fields, "system_owned")
         self.definition = definition
         self.definition_field = field
         fields.check()
@@ -76,8 +82,10 @@ class _PipelineFields:
         values = {
             "name": self.name,
             "description": self.description,
-            "tags": [] if self.tags is None else self.tags,
+            "tags": {} if self.tags is None else self.tags,
             "status": self.status,
+            "icon": self.icon,
+            "is_active": self.is_active,
             "definition": self.definition,
         }
         return {key: value for key, value in values.items() if value is not MISSING}
@@ -109,6 +117,7 @@ async def list_pipelines(request: web.Request) -> web.Response:
     name_contains = query.string("name_contains")
     limit = query.integer("limit", default=20, minimum=1, maximum=MAX_PAGE)
     offset = query.integer("offset", default=0, minimum=0, maximum=2**62)
+    limit, offset = page_window(query, limit, offset, maximum=MAX_PAGE)
     query.check()
     items, total = await store_of(request).list_pipelines(
         name_contains=name_contains, limit=limit, offset=offset
@@ -141,7 +150,14 @@ async def _update(request: web.Request, *, full: bool) -> web.Response:
         checker_of(request).require_valid(parsed.definition, parsed.definition_field)
     current = await _existing(request)
     if full:  # PUT: fields not sent go back to their defaults
-        changes = {"description": None, "tags": [], "status": "active", **changes}
+        changes = {
+            "description": None,
+            "tags": {},
+            "status": "active",
+            "icon": None,
+            "is_active": True,
+            **changes,
+        }
     if "definition" in changes:
         changes["step_count"] = _step_count(changes["definition"])
     updated = attrs.evolve(current, **changes, version=current.version + 1, updated_at=datetime.now(UTC))
@@ -162,7 +178,7 @@ async def patch_pipeline(request: web.Request) -> web.Response:
 
 
 async def put_pipeline(request: web.Request) -> web.Response:
-    """PUT /budpipeline/{id}: replace name, definition, description, tags and status."""
+    """PUT /budpipeline/{id}: replace name, definition, description, tags, status, icon and is_active."""
     return await _update(request, full=True)
 
 

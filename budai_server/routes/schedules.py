@@ -69,15 +69,11 @@ def schedule_view(record: ScheduleRecord) -> dict[str, Any]:
 
 
 def started_view(execution: Execution) -> dict[str, Any]:
-    """A just-started execution in a shape our SDK and the official one both parse: steps as the
-    gateway's list (the official model wants a list) and progress as ``progress_percentage``."""
+    """A just-started execution in a shape our SDK and the official one both parse: the execution's
+    wire (steps as the gateway's list, progress as the official object, docs/compatibility.md) plus
+    the gateway's ``execution_id``."""
     view: dict[str, Any] = to_json_dict(execution)
     view["execution_id"] = execution.id
-    view["progress_percentage"] = view.pop("progress", 0.0)
-    view["steps"] = [
-        {"id": step_id, "step_id": step_id, "node_id": step_id, "name": step_id, "status": str(run.status)}
-        for step_id, run in execution.steps.items()
-    ]
     return view
 
 

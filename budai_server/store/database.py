@@ -209,7 +209,7 @@ class Store:
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
-                f"INSERT INTO pipelines ({PIPELINE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO pipelines ({PIPELINE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 pipeline_values(pipeline),
             )
             insert_idempotency(conn, idempotency)
@@ -241,7 +241,8 @@ class Store:
         def write(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute(
                 "UPDATE pipelines SET name = ?, description = ?, definition = ?, tags = ?, status = ?, "
-                "version = ?, step_count = ?, updated_at = ? WHERE id = ? AND version = ?",
+                "version = ?, step_count = ?, updated_at = ?, icon = ?, is_active = ? "
+                "WHERE id = ? AND version = ?",
                 (
                     pipeline.name,
                     pipeline.description,
@@ -251,6 +252,8 @@ class Store:
                     pipeline.version,
                     pipeline.step_count,
                     db_time(pipeline.updated_at or datetime.now(UTC)),
+                    pipeline.icon,
+                    int(pipeline.is_active),
                     pipeline.id,
                     expected_version,
                 ),

@@ -35,16 +35,18 @@ __all__ = [
 EXECUTION_COLUMNS = (
     "seq, id, pipeline_id, status, priority, params, tags, outputs, error, steps, callbacks, "
     "timeout_seconds, retry_of, progress, completed_steps, total_steps, created_at, started_at, "
-    "completed_at, duration_seconds, cpu_seconds, peak_memory_mb"
+    "completed_at, duration_seconds, cpu_seconds, peak_memory_mb, context, initiator, user_id, "
+    "callback_topics, subscriber_ids, payload_type, notification_workflow_id"
 )
 EXECUTION_INSERT = (
     f"INSERT INTO executions ({EXECUTION_COLUMNS}, definition) "
-    "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 """Parameters: `execution_values(execution)` followed by the definition snapshot as JSON text."""
 
 PIPELINE_COLUMNS = (
-    "id, name, description, definition, tags, status, version, step_count, created_at, updated_at"
+    "id, name, description, definition, tags, status, version, step_count, created_at, updated_at, "
+    "icon, is_active"
 )
 
 
@@ -115,6 +117,8 @@ def pipeline_values(pipeline: Pipeline) -> tuple[Any, ...]:
         pipeline.step_count,
         db_time(pipeline.created_at or now),
         db_time(pipeline.updated_at or now),
+        pipeline.icon,
+        int(pipeline.is_active),
     )
 
 
@@ -124,13 +128,20 @@ def pipeline_from_row(row: sqlite3.Row) -> Pipeline:
         name=row["name"],
         description=row["description"],
         definition=json.loads(row["definition"]),
-        tags=json.loads(row["tags"]),
+        tags=_tag_map(json.loads(row["tags"])),
         status=row["status"],
         version=int(row["version"]),
         step_count=int(row["step_count"]),
         created_at=parse_db_time(row["created_at"]),
         updated_at=parse_db_time(row["updated_at"]),
+        icon=row["icon"],
+        is_active=bool(row["is_active"]),
     )
+
+
+def _tag_map(value: Any) -> dict[str, str]:
+    """Pipeline tags as stored: a map (migration 2 turned older lists into maps)."""
+    return dict(value) if isinstance(value, dict) else {str(tag): "" for tag in value}
 
 
 def _steps_json(steps: dict[str, StepRun]) -> str:
@@ -161,6 +172,13 @@ def execution_values(execution: Execution) -> tuple[Any, ...]:
         execution.duration_seconds,
         execution.cpu_seconds,
         execution.peak_memory_mb,
+        dumps(execution.context),
+        execution.initiator,
+        execution.user_id,
+        dumps(execution.callback_topics),
+        execution.subscriber_ids,
+        execution.payload_type,
+        execution.notification_workflow_id,
     )
 
 
@@ -219,4 +237,11 @@ def execution_from_row(row: sqlite3.Row) -> Execution:
         retry_of=row["retry_of"],
         timeout_seconds=row["timeout_seconds"],
         callbacks=json.loads(row["callbacks"]),
+        context=json.loads(row["context"]),
+        initiator=row["initiator"],
+        user_id=row["user_id"],
+        callback_topics=json.loads(row["callback_topics"]),
+        subscriber_ids=row["subscriber_ids"],
+        payload_type=row["payload_type"],
+        notification_workflow_id=row["notification_workflow_id"],
     )

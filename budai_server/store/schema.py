@@ -94,4 +94,20 @@ CORE_MIGRATIONS: list[Migration] = [
         )
         """,
     ],
+    # 2: the gateway's fields (docs/compatibility.md): pipeline tags become a string map (a stored
+    # list maps each tag to ""), pipeline icon and is_active, and the execution request fields
+    # the gateway and the official SDK send (context, initiator, callback_topics ...).
+    [
+        "UPDATE pipelines SET tags = COALESCE((SELECT json_group_object(value, '') "
+        "FROM json_each(pipelines.tags)), '{}') WHERE json_type(tags) = 'array'",
+        "ALTER TABLE pipelines ADD COLUMN icon TEXT",
+        "ALTER TABLE pipelines ADD COLUMN is_active INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE executions ADD COLUMN context TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE executions ADD COLUMN initiator TEXT",
+        "ALTER TABLE executions ADD COLUMN user_id TEXT",
+        "ALTER TABLE executions ADD COLUMN callback_topics TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE executions ADD COLUMN subscriber_ids TEXT",
+        "ALTER TABLE executions ADD COLUMN payload_type TEXT",
+        "ALTER TABLE executions ADD COLUMN notification_workflow_id TEXT",
+    ],
 ]

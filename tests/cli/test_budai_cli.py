@@ -102,7 +102,7 @@ async def test_run_wait_params_tags_and_exit_codes(bud_url: str, tmp_path: Path)
     assert execution["status"] == "completed"
     assert execution["params"] == {"who": "ada"}
     assert execution["tags"] == ["cli"] and execution["priority"] == "high"
-    assert execution["steps"]["shout"]["output"]["result"] == "ADA"
+    assert {step["id"]: step for step in execution["steps"]}["shout"]["output"]["result"] == "ADA"
 
     failing = await create_pipeline(
         bud_url, tmp_path, {"steps": [{"id": "boom", "action": "fail", "params": {"message": "no"}}]}

@@ -76,7 +76,7 @@ def _path_names(path: str) -> list[str]:
 
 async def _actions(contract: Contract, client: Client) -> None:
     page = await contract.call(client, "GET", "/budpipeline/actions", 200)
-    assert page["total"] == len(page["items"]) > 0
+    assert page["total"] == len(page["actions"]) > 0
     path = "/budpipeline/actions/{action_type}"
     alias = await contract.call(client, "GET", path, 200, path_params={"action_type": "wait"})
     assert alias["type"] == "delay"
@@ -160,6 +160,11 @@ async def _executions(contract: Contract, client: Client, pipeline_id: str, base
     view = await contract.call(client, "GET", progress, 200, path_params=exec_ids)
     assert view["aggregated_progress"]["eta_seconds"] == 0
     await contract.call(client, "GET", progress, 404, path_params={"execution_id": UNKNOWN_EXECUTION})
+    for route in ("steps", "events"):
+        path = f"/budpipeline/executions/{{execution_id}}/{route}"
+        listed = await contract.call(client, "GET", path, 200, path_params=exec_ids)
+        assert listed["total"] == len(listed["items"]) > 0
+        await contract.call(client, "GET", path, 404, path_params={"execution_id": UNKNOWN_EXECUTION})
     await _callbacks(contract, client, done["id"])
     retry = "/budpipeline/executions/{execution_id}/retry"
     again = await contract.call(
@@ -355,12 +360,15 @@ def test_contract_helper_refuses_undocumented_answers() -> None:
         "name": "n",
         "description": None,
         "definition": {},
-        "tags": [],
+        "tags": {},
         "status": "active",
+        "is_active": True,
+        "icon": None,
         "version": 1,
         "step_count": 0,
         "created_at": "yesterday",
         "updated_at": None,
+        "dag": {},
     }
     with pytest.raises(AssertionError, match=r"created_at.*date-time"):
         contract.check_answer(

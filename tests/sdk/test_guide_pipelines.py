@@ -178,7 +178,7 @@ async def test_replace_resets_unsent_fields(
         name="x", definition={"steps": [log_step("a")]}, description="d", tags=["t"]
     )
     replaced = await bud_client.pipelines.replace(created.id, name="y", definition={"steps": [log_step("b")]})
-    assert (replaced.name, replaced.description, replaced.tags) == ("y", None, [])
+    assert (replaced.name, replaced.description, replaced.tags) == ("y", None, {})
 
 
 async def test_delete_keeps_executions(bud_client: AsyncBudClient, make_pipeline: PipelineFactory) -> None:

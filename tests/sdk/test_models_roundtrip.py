@@ -13,6 +13,7 @@ from budai_async import models
 from budai_async._convert import converter, to_json_dict
 from budai_async.models import (
     Action,
+    ActionParam,
     CallbackEvent,
     Execution,
     ExecutionStatus,
@@ -35,8 +36,10 @@ SAMPLES: list[Any] = [
         name="Deploy Model",
         description="d",
         definition={"steps": [{"id": "a", "action": "log", "params": {"message": "hi"}}]},
-        tags=["prod"],
+        tags={"env": "prod"},
         status="active",
+        is_active=False,
+        icon="rocket",
         version=3,
         step_count=1,
         created_at=T0,
@@ -74,6 +77,13 @@ SAMPLES: list[Any] = [
         retry_of="exec_0",
         timeout_seconds=60.0,
         callbacks={"on_complete": "https://hooks.example.com/c"},
+        context={"tenant": "t1"},
+        initiator="api",
+        user_id="u1",
+        callback_topics=["progress"],
+        subscriber_ids="u1,u2",
+        payload_type="custom",
+        notification_workflow_id="wf_1",
     ),
     LogEntry(
         seq=7, timestamp=T0, level=LogLevel.ERROR, message="boom", step_id="deploy", execution_id="exec_1"
@@ -85,7 +95,10 @@ SAMPLES: list[Any] = [
         params_schema={"type": "object", "properties": {"seconds": {"type": "number"}}},
         outputs=["waited_seconds"],
         category="builtin",
+        name="Delay",
+        params=[ActionParam(name="seconds", type="number", required=True)],
     ),
+    ActionParam(name="level", type="string", default="info", options=[{"label": "info", "value": "info"}]),
     ValidationIssue(path="steps[0].action", message="unknown action", code="unknown_action"),
     ValidationResult(
         valid=False,
@@ -128,7 +141,8 @@ def test_unknown_keys_are_ignored(sample: Any) -> None:
 def test_unknown_enum_values_are_kept_and_compare_as_strings() -> None:
     wire = to_json_dict(SAMPLES[2])
     wire.update(status="PAUSED", priority="urgent")
-    wire["steps"]["deploy"]["status"] = "waiting_for_event"
+    deploy = next(step for step in wire["steps"] if step["id"] == "deploy")
+    deploy["run_status"] = "waiting_for_event"
     execution = converter.structure(wire, Execution)
     assert execution.status == "paused" and str(execution.status) == "paused"
     assert execution.priority == "urgent"

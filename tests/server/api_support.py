@@ -66,3 +66,9 @@ async def run(client: Client, definition: dict[str, Any], **body: Any) -> Any:
         client, "POST", "/budpipeline/run", json={"pipeline_definition": definition, **body}, expect=201
     )
     return await wait_done(client, created["id"])
+
+
+def steps_of(execution: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """An execution's wire `steps` (a list of step objects) by step id, `status` being our full
+    status (`run_status`; the wire's `status` is the official SDK's coarse one)."""
+    return {step["id"]: {**step, "status": step["run_status"]} for step in execution["steps"]}

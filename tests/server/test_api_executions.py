@@ -16,6 +16,7 @@ from api_support import (
     json_of,
     run,
     step,
+    steps_of,
     wait_done,
 )
 
@@ -57,12 +58,13 @@ async def test_execute_returns_a_pending_execution_that_then_completes(api: Clie
         pipeline["id"],
         "high",
     )
-    assert created["steps"] == {
-        "hello": created["steps"]["hello"],
-        "shout": created["steps"]["shout"],
+    assert steps_of(created) == {
+        "hello": steps_of(created)["hello"],
+        "shout": steps_of(created)["shout"],
     }
-    assert {s["status"] for s in created["steps"].values()} == {"pending"}
-    assert (created["total_steps"], created["progress"]) == (2, 0.0)
+    assert {s["status"] for s in steps_of(created).values()} == {"pending"}
+    assert (created["total_steps"], created["progress_percentage"]) == (2, "0.00")
+    assert created["progress"]["pending_steps"] == 2
     done = await wait_done(api, created["id"])
     assert done["status"] == "completed"
     assert done["outputs"] == {"shouted": "BUD"}
@@ -73,9 +75,10 @@ async def test_execute_returns_a_pending_execution_that_then_completes(api: Clie
         "on_failure": "https://example.test/fail",
     }
     assert done["timeout_seconds"] == 30
-    assert (done["progress"], done["completed_steps"], done["total_steps"]) == (100.0, 2, 2)
-    assert done["steps"]["shout"]["output"] == {"result": "BUD"}
-    assert done["steps"]["shout"]["status"] == "completed"
+    assert (done["progress_percentage"], done["completed_steps"], done["total_steps"]) == ("100.00", 2, 2)
+    assert done["progress"]["percent_complete"] == 100.0
+    assert steps_of(done)["shout"]["output"] == {"result": "BUD"}
+    assert steps_of(done)["shout"]["status"] == "completed"
     assert done["started_at"] and done["completed_at"] and done["duration_seconds"] >= 0
     assert done["cpu_seconds"] is not None and done["peak_memory_mb"] > 0
 
@@ -101,12 +104,12 @@ async def test_the_template_pipeline_deploys_different_models_per_params(api: Cl
     )
     assert (first["status"], second["status"]) == ("completed", "completed")
     assert first["pipeline_id"] is None
-    first_model = first["steps"]["add_model"]["output"]["model_id"]
-    second_model = second["steps"]["add_model"]["output"]["model_id"]
+    first_model = steps_of(first)["add_model"]["output"]["model_id"]
+    second_model = steps_of(second)["add_model"]["output"]["model_id"]
     assert first_model != second_model
     assert (
-        first["steps"]["deploy"]["output"]["deployment_id"]
-        != second["steps"]["deploy"]["output"]["deployment_id"]
+        steps_of(first)["deploy"]["output"]["deployment_id"]
+        != steps_of(second)["deploy"]["output"]["deployment_id"]
     )
 
 
@@ -123,7 +126,7 @@ async def test_failed_steps_fail_the_execution(api: Client) -> None:
     done = await run(api, {"steps": [step("boom", "fail", message="no luck")]})
     assert done["status"] == "failed"
     assert "no luck" in done["error"]
-    assert done["steps"]["boom"]["status"] == "failed"
+    assert steps_of(done)["boom"]["status"] == "failed"
 
 
 async def test_long_poll_answers_when_the_execution_ends(api: Client) -> None:
@@ -198,15 +201,15 @@ async def test_cancel_stops_a_running_execution_and_then_conflicts(api: Client) 
     )
     for _ in range(200):
         current = await json_of(api, "GET", f"/budpipeline/executions/{created['id']}", expect=200)
-        if current["steps"]["wait_0"]["status"] == "running":
+        if steps_of(current)["wait_0"]["status"] == "running":
             break
         await asyncio.sleep(0.01)
     started = time.monotonic()
     cancelled = await json_of(api, "POST", f"/budpipeline/executions/{created['id']}/cancel", expect=200)
     assert time.monotonic() - started < 5
     assert cancelled["status"] == "cancelled"
-    assert cancelled["steps"]["wait_0"]["status"] == "cancelled"
-    assert cancelled["steps"]["wait_1"]["status"] in ("skipped", "cancelled")
+    assert steps_of(cancelled)["wait_0"]["status"] == "cancelled"
+    assert steps_of(cancelled)["wait_1"]["status"] in ("skipped", "cancelled")
     stored = await json_of(api, "GET", f"/budpipeline/executions/{created['id']}", expect=200)
     assert stored["status"] == "cancelled"
     error = await json_of(api, "POST", f"/budpipeline/executions/{created['id']}/cancel", expect=409)
@@ -217,7 +220,7 @@ async def test_cancel_stops_a_running_execution_and_then_conflicts(api: Client) 
 async def test_execution_timeout_ends_it_as_timeout(api: Client) -> None:
     done = await run(api, delay_definition(10), timeout_seconds=0.2)
     assert done["status"] == "timeout"
-    assert done["steps"]["wait_0"]["status"] in ("timeout", "cancelled")
+    assert steps_of(done)["wait_0"]["status"] in ("timeout", "cancelled")
     assert done["duration_seconds"] < 5
 
 

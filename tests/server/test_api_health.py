@@ -53,7 +53,7 @@ async def test_metrics_count_executions_steps_queue_and_requests(api: Client) ->
 
 async def test_action_catalogue(api: Client) -> None:
     catalogue = await json_of(api, "GET", "/budpipeline/actions", expect=200)
-    types = [item["type"] for item in catalogue["items"]]
+    types = [item["type"] for item in catalogue["actions"]]
     assert catalogue["total"] == len(types)
     assert types == sorted(types)
     for expected in ("log", "transform", "condition", "delay", "api_call", "model_add", "cluster_health"):

@@ -37,7 +37,7 @@ async def test_create_then_get_returns_the_definition_as_submitted(api: Client) 
     assert (created["name"], created["description"], created["tags"]) == (
         "Deploy Model",
         "Automated model deployment",
-        ["ml"],
+        {"ml": ""},
     )
     assert (created["version"], created["step_count"], created["status"]) == (1, 2, "active")
     assert created["created_at"].endswith("Z")
@@ -64,21 +64,30 @@ async def test_list_filters_by_name_and_pages_with_totals(api: Client) -> None:
 
 
 async def test_patch_changes_only_what_is_sent_and_bumps_the_version(api: Client) -> None:
-    created = await create_pipeline(api, LOG_DEFINITION, name="old", description="keep me", tags=["a"])
+    created = await create_pipeline(
+        api, LOG_DEFINITION, name="old", description="keep me", tags={"a": "1"}, icon="rocket"
+    )
     patched = await json_of(api, "PATCH", f"/budpipeline/{created['id']}", json={"name": "new"}, expect=200)
-    assert (patched["name"], patched["description"], patched["tags"]) == ("new", "keep me", ["a"])
+    assert (patched["name"], patched["description"], patched["tags"]) == ("new", "keep me", {"a": "1"})
+    assert (patched["icon"], patched["is_active"]) == ("rocket", True)
+    patched = await json_of(
+        api, "PATCH", f"/budpipeline/{created['id']}", json={"is_active": False, "tags": {}}, expect=200
+    )
+    assert (patched["is_active"], patched["tags"], patched["version"]) == (False, {}, 3)
     assert patched["definition"] == LOG_DEFINITION
-    assert patched["version"] == 2
     new_definition = {"steps": [step("only", "log", message="hi")]}
     patched = await json_of(
         api, "PATCH", f"/budpipeline/{created['id']}", json={"definition": new_definition}, expect=200
     )
-    assert (patched["definition"], patched["step_count"], patched["version"]) == (new_definition, 1, 3)
+    assert (patched["definition"], patched["step_count"], patched["version"]) == (new_definition, 1, 4)
+    assert patched["dag"] == new_definition
     assert await json_of(api, "GET", f"/budpipeline/{created['id']}", expect=200) == patched
 
 
 async def test_put_replaces_everything(api: Client) -> None:
-    created = await create_pipeline(api, LOG_DEFINITION, name="old", description="gone", tags=["a"])
+    created = await create_pipeline(
+        api, LOG_DEFINITION, name="old", description="gone", tags=["a"], icon="x", is_active=False
+    )
     replaced = await json_of(
         api,
         "PUT",
@@ -86,7 +95,8 @@ async def test_put_replaces_everything(api: Client) -> None:
         json={"name": "new", "definition": GUIDE_DEPLOY},
         expect=200,
     )
-    assert (replaced["name"], replaced["description"], replaced["tags"]) == ("new", None, [])
+    assert (replaced["name"], replaced["description"], replaced["tags"]) == ("new", None, {})
+    assert (replaced["icon"], replaced["is_active"]) == (None, True)
     assert (replaced["definition"], replaced["version"]) == (GUIDE_DEPLOY, 2)
     error = await json_of(api, "PUT", f"/budpipeline/{created['id']}", json={"name": "x"}, expect=422)
     assert [d["path"] for d in error["error"]["details"]] == ["definition"]
@@ -163,6 +173,8 @@ async def test_unknown_pipeline_is_404_everywhere(api: Client) -> None:
         ({"name": "x", "definition": LOG_DEFINITION, "dag": LOG_DEFINITION}, "dag"),
         ({"name": "x", "definition": LOG_DEFINITION, "tags": "prod"}, "tags"),
         ({"name": "x", "definition": LOG_DEFINITION, "tags": ["ok", 3]}, "tags[1]"),
+        ({"name": "x", "definition": LOG_DEFINITION, "tags": {"env": 3}}, "tags.env"),
+        ({"name": "x", "definition": LOG_DEFINITION, "is_active": "yes"}, "is_active"),
         ({"name": "x", "definition": LOG_DEFINITION, "status": "deleted"}, "status"),
         ({"name": "x", "definition": LOG_DEFINITION, "descriptio": "typo"}, "descriptio"),
         ({"name": "x", "definition": {"steps": [], "stepz": []}}, "definition.stepz"),

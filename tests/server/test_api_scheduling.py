@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from api_support import Client, delay_definition, json_of, wait_done
+from api_support import Client, delay_definition, json_of, steps_of, wait_done
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ async def test_cancelling_a_queued_execution_ends_it_at_once(single: Client) -> 
     cancelled = await json_of(single, "POST", f"/budpipeline/executions/{queued['id']}/cancel", expect=200)
     assert cancelled["status"] == "cancelled"
     assert cancelled["started_at"] is None
-    assert {(step["status"], step["skip_reason"]) for step in cancelled["steps"].values()} == {
+    assert {(step["status"], step["skip_reason"]) for step in steps_of(cancelled).values()} == {
         ("skipped", "execution_cancelled")
     }
     await json_of(single, "POST", f"/budpipeline/executions/{blocker['id']}/cancel", expect=200)

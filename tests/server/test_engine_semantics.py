@@ -11,14 +11,14 @@ import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
-from api_support import Client, create_pipeline, execute, json_of, run, step, wait_done
+from api_support import Client, create_pipeline, execute, json_of, run, step, steps_of, wait_done
 from guide_pipelines import DEPLOY_MODEL, resilient
 
 from budai_server.config import InventorySettings
 
 
 def states(execution: dict[str, Any]) -> dict[str, tuple[str, str | None, int]]:
-    return {sid: (s["status"], s["skip_reason"], s["attempts"]) for sid, s in execution["steps"].items()}
+    return {sid: (s["status"], s["skip_reason"], s["attempts"]) for sid, s in steps_of(execution).items()}
 
 
 async def logs_of(client: Client, execution_id: str, **params: str) -> list[dict[str, Any]]:
@@ -31,7 +31,7 @@ async def logs_of(client: Client, execution_id: str, **params: str) -> list[dict
 
 async def new_model(client: Client) -> str:
     added = await run(client, {"steps": [step("add", "model_add", model_uri="org/model-1b")]})
-    model_id: str = added["steps"]["add"]["output"]["model_id"]
+    model_id: str = steps_of(added)["add"]["output"]["model_id"]
     return model_id
 
 
@@ -40,14 +40,18 @@ async def test_deploy_model_passes_the_model_id_and_reports_real_measurements(ap
     created = await execute(api, pipeline["id"])
     execution = await wait_done(api, created["id"])
     assert execution["status"] == "completed", execution["error"]
-    model_id = execution["steps"]["add_model"]["output"]["model_id"]
-    assert execution["steps"]["deploy"]["output"]["model_id"] == model_id
+    model_id = steps_of(execution)["add_model"]["output"]["model_id"]
+    assert steps_of(execution)["deploy"]["output"]["model_id"] == model_id
     assert execution["outputs"]["deployment_id"].startswith("deploy_")
     assert execution["outputs"]["endpoint_url"].startswith("https://")
-    assert (execution["progress"], execution["completed_steps"], execution["total_steps"]) == (100.0, 2, 2)
+    assert (execution["progress_percentage"], execution["completed_steps"], execution["total_steps"]) == (
+        "100.00",
+        2,
+        2,
+    )
     assert execution["cpu_seconds"] > 0
     assert execution["peak_memory_mb"] > 1
-    assert all(s["duration_seconds"] is not None for s in execution["steps"].values())
+    assert all(s["duration_seconds"] is not None for s in steps_of(execution).values())
 
 
 async def test_resilient_deployment_healthy_then_failing(api: Client) -> None:
@@ -117,7 +121,7 @@ async def test_branching_with_a_join(api: Client) -> None:
         "path_b": ("skipped", "branch_not_taken", 0),
         "join": ("completed", None, 1),
     }
-    assert big["steps"]["check_status"]["output"]["branch"] == "on_true"
+    assert steps_of(big)["check_status"]["output"]["branch"] == "on_true"
     small = await run(api, definition, params={"value": 5})
     assert states(small)["path_a"] == ("skipped", "branch_not_taken", 0)
     assert states(small)["path_b"] == ("completed", None, 1)
@@ -179,13 +183,13 @@ async def test_cancel_stops_a_running_step(api: Client) -> None:
     created = await execute(api, pipeline["id"])
     for _ in range(200):
         current = await json_of(api, "GET", f"/budpipeline/executions/{created['id']}", expect=200)
-        if current["steps"]["slow"]["status"] == "running":
+        if steps_of(current)["slow"]["status"] == "running":
             break
         await asyncio.sleep(0.01)
     cancelled = await json_of(api, "POST", f"/budpipeline/executions/{created['id']}/cancel", expect=200)
     final = await wait_done(api, cancelled["id"])
     assert final["status"] == "cancelled"
-    assert final["steps"]["slow"]["status"] == "cancelled"
+    assert steps_of(final)["slow"]["status"] == "cancelled"
     assert final["duration_seconds"] < 5
 
 
@@ -254,9 +258,9 @@ async def test_runtime_sandbox_refusals_fail_the_step_without_running_it(api: Cl
     execution = await run(api, definition, params={"obj": {}, "attr": "__class__", "power": 9})
     assert states(execution) == {"a": ("failed", None, 0), "b": ("failed", None, 0)}
     assert (
-        execution["steps"]["a"]["error"]
+        steps_of(execution)["a"]["error"]
         == "params.message: unsafe template: access to item '__class__' is not allowed"
     )
-    assert execution["steps"]["b"]["error"] == (
+    assert steps_of(execution)["b"]["error"] == (
         "condition error: unsafe template: range of 1000000000 items is over the limit 1000"
     )

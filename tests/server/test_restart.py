@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from api_support import steps_of
 from process_support import call, server_process
 
 pytestmark = pytest.mark.slow
@@ -51,11 +52,11 @@ async def crash_mid_execution(session: aiohttp.ClientSession, db: Path) -> tuple
         seen = await poll(
             session,
             f"{url}/budpipeline/executions/{running['id']}",
-            lambda e: e["steps"]["slow"]["status"] == "running",
+            lambda e: steps_of(e)["slow"]["status"] == "running",
         )
         process.send_signal(signal.SIGKILL)
         await process.wait()
-    assert seen["steps"]["first"]["status"] == "completed"
+    assert steps_of(seen)["first"]["status"] == "completed"
     return seen, queued
 
 
@@ -70,8 +71,8 @@ async def test_sigkill_mid_execution_resumes_after_restart(tmp_path: Path) -> No
             assert done["status"] == "completed", done
             assert done["outputs"] == {"result": "DONE"}
             # The step that had finished before the crash was not run again; the interrupted one was.
-            assert done["steps"]["first"] == seen["steps"]["first"]
-            assert done["steps"]["slow"]["started_at"] > seen["steps"]["slow"]["started_at"]
+            assert steps_of(done)["first"] == steps_of(seen)["first"]
+            assert steps_of(done)["slow"]["started_at"] > steps_of(seen)["slow"]["started_at"]
             assert done["started_at"] == seen["started_at"]
             later = await call(
                 session, "GET", f"{url}/budpipeline/executions/{queued['id']}", params={"wait": "20"}
@@ -93,9 +94,9 @@ async def test_recovery_fail_ends_interrupted_executions_failed(tmp_path: Path) 
             failed = await call(session, "GET", f"{url}/budpipeline/executions/{seen['id']}")
             assert failed["status"] == "failed"
             assert "restarted" in failed["error"]
-            assert failed["steps"]["first"]["status"] == "completed"
-            assert failed["steps"]["slow"]["status"] == "failed"
-            assert (failed["steps"]["last"]["status"], failed["steps"]["last"]["skip_reason"]) == (
+            assert steps_of(failed)["first"]["status"] == "completed"
+            assert steps_of(failed)["slow"]["status"] == "failed"
+            assert (steps_of(failed)["last"]["status"], steps_of(failed)["last"]["skip_reason"]) == (
                 "skipped",
                 "server_restarted",
             )

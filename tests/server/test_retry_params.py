@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_support import Client, create_pipeline, execute, json_of, step, wait_done
+from api_support import Client, create_pipeline, execute, json_of, step, steps_of, wait_done
 
 from budai_server.retry_params import merge_retry_params
 
@@ -39,7 +39,7 @@ async def test_a_null_param_is_removed_and_its_default_applies_again(api: Client
     first = await wait_done(
         api, (await execute(api, pipeline["id"], params={"cluster_id": "cluster_prod", "note": "hi"}))["id"]
     )
-    assert first["steps"]["say"]["output"]["message"] == "cluster_prod / hi"
+    assert steps_of(first)["say"]["output"]["message"] == "cluster_prod / hi"
     retried = await json_of(
         api,
         "POST",
@@ -49,4 +49,4 @@ async def test_a_null_param_is_removed_and_its_default_applies_again(api: Client
     )
     assert retried["params"] == {"cluster_id": "cluster_backup", "note": "none"}  # default filled in again
     done = await wait_done(api, retried["id"])
-    assert done["steps"]["say"]["output"]["message"] == "cluster_backup / none"
+    assert steps_of(done)["say"]["output"]["message"] == "cluster_backup / none"

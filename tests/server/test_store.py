@@ -14,6 +14,7 @@ import pytest
 from budai_async.models import Execution, ExecutionStatus, Pipeline, Priority, StepRun, StepStatus
 from budai_server.listing import Cursor, ExecutionQuery, decode_cursor, encode_cursor
 from budai_server.store.database import IdempotencyRecord, SchemaTooNewError, Store, db_time
+from budai_server.store.schema import CORE_MIGRATIONS
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -37,7 +38,7 @@ async def test_open_sets_wal_and_records_the_schema_version(tmp_path: Path) -> N
         rows = await store.fetchall("PRAGMA journal_mode")
         assert rows[0][0] == "wal"
         versions = await store.fetchall("SELECT component, version FROM schema_versions")
-        assert [tuple(row) for row in versions] == [("core", 1)]
+        assert [tuple(row) for row in versions] == [("core", len(CORE_MIGRATIONS))]
 
 
 async def test_other_components_migrate_in_order_once(tmp_path: Path) -> None:
@@ -54,7 +55,7 @@ async def test_other_components_migrate_in_order_once(tmp_path: Path) -> None:
         rows = await second.fetchall("SELECT x, y FROM extra")
         assert [tuple(row) for row in rows] == [(1, 7)]
         versions = dict(tuple(row) for row in await second.fetchall("SELECT * FROM schema_versions"))
-        assert versions == {"core": 1, "extra": 2}
+        assert versions == {"core": len(CORE_MIGRATIONS), "extra": 2}
 
 
 async def test_a_database_from_a_newer_build_is_refused(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_support import Client, json_of, run, step
+from api_support import Client, json_of, run, step, steps_of
 
 from budai_async.pipeline._params_schema import coerce_to_strings
 from budai_server.engine.templates import render
@@ -99,7 +99,7 @@ async def test_the_engine_logs_the_text_of_each_value(api: Client) -> None:
     execution = await run(api, {"steps": steps}, params=VALUES)
     assert execution["status"] == "completed", execution["error"]
     for name, text in TEXTS.items():
-        assert execution["steps"][f"log_{name}"]["output"]["message"] == text
+        assert steps_of(execution)[f"log_{name}"]["output"]["message"] == text
     logs = await json_of(api, "GET", f"/budpipeline/executions/{execution['id']}/logs", expect=200)
     logged = {line["step_id"]: line["message"] for line in logs["items"] if line["message"] in TEXTS.values()}
     assert logged == {f"log_{name}": text for name, text in TEXTS.items()}
@@ -116,7 +116,7 @@ async def test_the_engine_keeps_json_types_where_the_param_is_not_a_string(api: 
     }
     execution = await run(api, definition, params={**VALUES, "f": 0.01})
     assert execution["status"] == "completed", execution["error"]
-    steps = execution["steps"]
+    steps = steps_of(execution)
     assert steps["publish"]["output"] == {"a": 1}
     assert steps["same"]["output"]["result"] == [1, "x"]
     assert steps["count"]["output"]["result"] == 1
@@ -125,7 +125,7 @@ async def test_the_engine_keeps_json_types_where_the_param_is_not_a_string(api: 
 async def test_a_value_a_non_string_param_refuses_still_fails_the_step(api: Client) -> None:
     execution = await run(api, {"steps": [step("wait", "delay", seconds="{{ params.d }}")]}, params=VALUES)
     assert execution["status"] == "failed"
-    assert "params.seconds: expected number, got object" in execution["steps"]["wait"]["error"]
+    assert "params.seconds: expected number, got object" in steps_of(execution)["wait"]["error"]
 
 
 async def test_validate_warns_where_a_declared_or_default_type_cannot_fit(api: Client) -> None:
