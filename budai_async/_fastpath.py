@@ -2,10 +2,12 @@
 
 `executions.get` is the call made most often, and the generic path (copy + `normalize_execution` +
 cattrs' per-field hooks) cost about as much CPU as the HTTP request itself. These functions build the
-models straight from the dict our server writes. They handle that one shape only: anything else
-(the gateway's names, `steps` as a list, `progress` as an object, a value of an unexpected type)
-makes them return None and the caller uses the generic converter, which stays the reference. A
-value that would make the generic path raise also returns None here, so errors keep its wording.
+models straight from the dict our server writes: the wire of `_wire.execution_wire` (`steps` a list
+of step objects with ids and `run_status`, `progress` the gateway's object, `progress_percentage`),
+and the older shape (`steps` a mapping, `progress` a number). Anything else (the gateway's names,
+a step object without our ids, a value of an unexpected type) makes them return None and the caller
+uses the generic converter, which stays the reference. A value that would make the generic path
+raise also returns None here, so errors keep its wording.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ _FOREIGN_KEYS: Final = frozenset(
         "error_info",
         "start_time",
         "end_time",
-        "progress_percentage",
         "aggregated_progress",
     }
 )
+# Keys of other step objects that `steps_from_wire` reads before ours: their presence means "not ours".
+_FOREIGN_STEP_KEYS: Final = ("retry_count", "outputs", "error_message", "start_time", "end_time")
 _NUMBERS: Final = (int, float)
 # Known enum values by text: a dict hit instead of EnumType.__call__ (unknown values still go through it).
 _EXECUTION_STATUS: Final = dict(ExecutionStatus._value2member_map_)
@@ -107,32 +110,88 @@ def fast_step(data: Any) -> StepRun | None:
         return None
 
 
-def fast_execution(data: Any) -> Execution | None:
-    """An `Execution` from our server's dict, or None when the generic path must decide."""
-    if type(data) is not dict or "id" not in data or not _FOREIGN_KEYS.isdisjoint(data):
+def _wire_step(item: Any) -> tuple[str, StepRun] | None:
+    """(step id, `StepRun`) from one of our wire's step objects, as `steps_from_wire` reads it."""
+    if type(item) is not dict:
         return None
-    get = data.get
-    steps = get("steps")
+    get = item.get
+    step_id, error = get("step_id"), get("error")
+    if (
+        type(step_id) is not str
+        or not step_id
+        or (error is not None and type(error) is not str)
+        or any(key in item for key in _FOREIGN_STEP_KEYS)
+    ):
+        return None
+    try:
+        return step_id, StepRun(
+            status=_enum(StepStatus, _STEP_STATUS, get("run_status") or get("status", "pending")),
+            output=get("output"),
+            error=error,
+            attempts=int(get("attempts", 0)),
+            skip_reason=_text(get("skip_reason")),
+            started_at=_when(get("started_at")),
+            completed_at=_when(get("completed_at")),
+            duration_seconds=_seconds(get("duration_seconds")),
+        )
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _steps(steps: Any) -> dict[str, StepRun] | None:
+    """Steps as our mapping: the wire's list of step objects, or the older mapping by step id."""
     runs: dict[str, StepRun] = {}
-    if steps is not None:
-        if type(steps) is not dict:
-            return None  # the gateway's (or a newer server's) list of step objects
+    if steps is None:
+        return runs
+    if type(steps) is list:
+        for item in steps:
+            pair = _wire_step(item)
+            if pair is None:
+                return None
+            runs[pair[0]] = pair[1]
+        return runs
+    if type(steps) is dict:
         for key, value in steps.items():
             run = fast_step(value)
             if run is None:
                 return None
             runs[str(key)] = run
-    progress = get("progress", 0.0)
+        return runs
+    return None
+
+
+def _progress(data: dict[str, Any]) -> float | None:
+    """The 0-100 number from the wire's `progress` object or the older plain number."""
+    progress = data.get("progress")
+    if type(progress) is dict:
+        progress = progress.get("percent_complete")
+        return float(progress) if type(progress) in _NUMBERS else None
+    if type(progress) in _NUMBERS:
+        return float(progress)
+    if progress is None and "progress_percentage" not in data:
+        return 0.0
+    return None  # text, a bool, an object without `percent_complete`: `progress_from_wire` decides
+
+
+def fast_execution(data: Any) -> Execution | None:
+    """An `Execution` from our server's dict, or None when the generic path must decide."""
+    if type(data) is not dict or "id" not in data or not _FOREIGN_KEYS.isdisjoint(data):
+        return None
+    get = data.get
+    runs, progress = _steps(get("steps")), _progress(data)
     error = get("error")
-    params, outputs = _object(get("params")), _object(get("outputs"))
-    tags, callbacks, priority = get("tags"), get("callbacks"), get("priority")
+    params, outputs, context = _object(get("params")), _object(get("outputs")), _object(get("context"))
+    tags, callbacks, priority, topics = get("tags"), get("callbacks"), get("priority"), get("callback_topics")
     if (
-        type(progress) not in _NUMBERS
+        runs is None
+        or progress is None
         or (error is not None and type(error) is not str)
         or params is None
         or outputs is None
+        or context is None
         or (tags is not None and type(tags) is not list)
         or (callbacks is not None and type(callbacks) is not dict)
+        or (topics is not None and type(topics) is not list)
     ):
         return None
     try:
@@ -146,7 +205,7 @@ def fast_execution(data: Any) -> Execution | None:
             outputs=outputs,
             error=error,
             steps=runs,
-            progress=float(progress),
+            progress=progress,
             completed_steps=int(get("completed_steps", 0)),
             total_steps=int(get("total_steps", 0)),
             created_at=_when(get("created_at")),
@@ -158,6 +217,13 @@ def fast_execution(data: Any) -> Execution | None:
             retry_of=_text(get("retry_of")),
             timeout_seconds=_seconds(get("timeout_seconds")),
             callbacks={} if callbacks is None else {str(k): str(v) for k, v in callbacks.items()},
+            context=context,
+            initiator=_text(get("initiator")),
+            user_id=_text(get("user_id")),
+            callback_topics=[] if topics is None else [str(topic) for topic in topics],
+            subscriber_ids=_text(get("subscriber_ids")),
+            payload_type=_text(get("payload_type")),
+            notification_workflow_id=_text(get("notification_workflow_id")),
         )
     except (TypeError, ValueError, OverflowError, OSError):
         return None

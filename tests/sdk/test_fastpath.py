@@ -1,8 +1,10 @@
 """The hand-compiled Execution/StepRun hooks give exactly what the generic converter gives.
 
-The fast path handles our server's shape only; every other shape (the gateway's names, steps as a
-list, progress as an object or `progress_percentage`, odd value types) must reach the generic path,
-so each case here is structured by both converters and the results (or the failure) must agree.
+The fast path handles our server's shapes only: the wire `execution_wire` writes (steps a list of
+step objects with ids, progress an object) and the older one (steps a mapping, progress a number).
+Every other shape (the gateway's names and step objects, odd value types) must reach the generic
+path, so each case here is structured by both converters and the results (or the failure) must
+agree. The last tests take real answers of the real server and check that the SDK never falls back.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from cattrs.gen import make_dict_unstructure_fn
 
 from budai_async._convert import converter, make_converter, to_json_dict
 from budai_async._fastpath import fast_callback_event, fast_execution, fast_step, parse_datetime
@@ -20,40 +23,47 @@ from budai_async.models import CallbackEvent, Execution, ExecutionStatus, Priori
 REFERENCE = make_converter(fast_paths=False)
 T0 = datetime(2026, 3, 14, 10, 0, 0, 123456, tzinfo=UTC)
 
-OURS: dict[str, Any] = to_json_dict(
-    Execution(
-        id="exec_1",
-        pipeline_id="pipe_1",
-        status=ExecutionStatus.COMPLETED,
-        priority=Priority.HIGH,
-        params={"a": 1, "nested": {"b": [1, 2]}},
-        tags=["x", "y"],
-        outputs={"ok": True},
-        steps={
-            "out": StepRun(
-                status=StepStatus.COMPLETED,
-                output={"ok": True},
-                attempts=2,
-                started_at=T0,
-                completed_at=T0 + timedelta(seconds=1),
-                duration_seconds=1.0,
-            ),
-            "skipped": StepRun(status=StepStatus.SKIPPED, skip_reason="condition_false"),
-        },
-        progress=100.0,
-        completed_steps=1,
-        total_steps=2,
-        created_at=T0,
-        started_at=T0,
-        completed_at=T0,
-        duration_seconds=0.5,
-        cpu_seconds=0.01,
-        peak_memory_mb=40.0,
-        retry_of="exec_0",
-        timeout_seconds=30.0,
-        callbacks={"on_complete": "http://127.0.0.1/cb"},
-    )
+MODEL = Execution(
+    id="exec_1",
+    pipeline_id="pipe_1",
+    status=ExecutionStatus.COMPLETED,
+    priority=Priority.HIGH,
+    params={"a": 1, "nested": {"b": [1, 2]}},
+    tags=["x", "y"],
+    outputs={"ok": True},
+    steps={
+        "out": StepRun(
+            status=StepStatus.COMPLETED,
+            output={"ok": True},
+            attempts=2,
+            started_at=T0,
+            completed_at=T0 + timedelta(seconds=1),
+            duration_seconds=1.0,
+        ),
+        "skipped": StepRun(status=StepStatus.SKIPPED, skip_reason="condition_false"),
+    },
+    progress=100.0,
+    completed_steps=1,
+    total_steps=2,
+    created_at=T0,
+    started_at=T0,
+    completed_at=T0,
+    duration_seconds=0.5,
+    cpu_seconds=0.01,
+    peak_memory_mb=40.0,
+    retry_of="exec_0",
+    timeout_seconds=30.0,
+    callbacks={"on_complete": "http://127.0.0.1/cb"},
+    context={"tenant": "t1", "n": [1, 2]},
+    initiator="ops",
+    user_id="u_1",
+    callback_topics=["done"],
+    subscriber_ids="s1,s2",
+    payload_type="pipeline",
+    notification_workflow_id="nw_1",
 )
+OURS: dict[str, Any] = to_json_dict(MODEL)  # the wire our server writes (`execution_wire`)
+OLD_SHAPE: dict[str, Any] = make_dict_unstructure_fn(Execution, converter)(MODEL)  # before the wire
 
 
 def _with(**changes: Any) -> dict[str, Any]:
@@ -68,25 +78,74 @@ def _with(**changes: Any) -> dict[str, Any]:
 
 _DROP = object()
 
+
+def _step(index: int = 0, **changes: Any) -> dict[str, Any]:
+    """`OURS` with changes to one of its wire step objects (`_DROP` removes a key)."""
+    data = copy.deepcopy(OURS)
+    item = data["steps"][index]
+    for key, value in changes.items():
+        if value is _DROP:
+            item.pop(key, None)
+        else:
+            item[key] = value
+    return data
+
+
+def _every_status() -> list[dict[str, Any]]:
+    """One wire execution per execution status, each holding one step per step status."""
+    steps = {
+        f"s_{status}": StepRun(status=status, error="e" if status == "failed" else None, attempts=2)
+        for status in StepStatus
+    }
+    return [
+        to_json_dict(Execution(id=f"e_{status}", status=status, steps=steps)) for status in ExecutionStatus
+    ]
+
+
 FAST_CASES: list[dict[str, Any]] = [
     OURS,
+    OLD_SHAPE,
+    *_every_status(),
     {"id": "exec_min"},
+    to_json_dict(Execution(id="exec_defaults")),
     _with(steps=None, tags=None, callbacks=None, priority=None, outputs=None, params=None),
+    _with(context=None, callback_topics=None, initiator=None, user_id=None, subscriber_ids=None),
+    _with(initiator=5, payload_type=1.5, callback_topics=[1, "b"]),  # cattrs' str() of non-strings
     _with(status="INTERRUPTED", priority="urgent"),  # unknown enum values are kept
     _with(status="RUNNING"),  # upper case reads as the known member
     _with(progress=50),
-    _with(id=12, pipeline_id=7, retry_of=3),  # cattrs' str() of non-strings
+    _with(progress={"percent_complete": 40}, progress_percentage=_DROP),
+    _with(progress=_DROP, progress_percentage=_DROP),
+    _with(steps=[]),
+    _with(id=12, pipeline_id=7, retry_of=3),
     _with(
         created_at=1_700_000_000, started_at="2026-03-14T10:00:00+02:00", completed_at="2026-03-14T10:00:00"
     ),
     _with(extra_key_from_a_newer_server={"x": 1}),
+    _step(run_status="retrying", status="running"),  # our status wins over the gateway's
+    _step(run_status=None, status="failed"),  # no run_status: the gateway status is read
+    _step(run_status=_DROP, status=_DROP),
+    _step(output=_DROP, attempts=3.0, started_at="2026-03-14T10:00:00Z"),
+    _step(1, step_id="out"),  # a repeated step id: the last one wins, as in `steps_from_wire`
     _with(steps={"a": {"status": "retrying", "attempts": 3.0, "started_at": "2026-03-14T10:00:00Z"}}),
+    {**OLD_SHAPE, "steps": OURS["steps"]},
 ]
 
-FALLBACK_CASES: list[dict[str, Any]] = [
-    _with(steps=[{"id": "a", "status": "completed", "output": {"v": 1}}]),  # steps as a list
-    _with(progress={"percent": 40.0}),  # progress as an object
-    _with(progress=_DROP, progress_percentage=40.0),
+FALLBACK_CASES: list[Any] = [
+    _with(steps=[{"id": "a", "status": "completed", "output": {"v": 1}}]),  # no step_id: not ours
+    _step(step_id=_DROP),
+    _step(step_id=""),
+    _step(retry_count=1),  # the gateway's step object
+    _step(outputs={"x": 1}),
+    _step(error_message="boom"),
+    _step(start_time="2026-03-14T10:00:00Z", end_time=None),
+    _step(error={"message": "boom"}),
+    _with(steps=["a", *OURS["steps"]]),  # an item that is no object
+    _with(progress={"percent": 40.0}),  # progress object without percent_complete
+    _with(progress={"percent_complete": "40"}),
+    _with(progress={"percent_complete": True}),
+    _with(progress=_DROP, progress_percentage="40.5"),
+    _with(progress=None),
     _with(progress="40"),
     _with(progress=True),
     _with(error={"message": "boom"}),  # the gateway's error object
@@ -94,28 +153,50 @@ FALLBACK_CASES: list[dict[str, Any]] = [
     {"execution": {"execution_id": "e", "status": "RUNNING"}, "steps": [], "aggregated_progress": {}},
     _with(steps={"a": {"status": "completed", "error": {"message": "x"}}}),
     _with(tags="abc"),
+    _with(callback_topics="abc"),
 ]
 
 BROKEN_CASES: list[Any] = [
     _with(completed_steps="many"),
     _with(created_at="not a date"),
     _with(steps={"a": {"attempts": "x"}}),
+    _step(attempts="x"),
+    _step(run_status=5),
+    _step(completed_at="later"),
+    _with(status=None),
     _with(id=_DROP),
     _with(callbacks=[["on_complete", "u"]]),
+    _with(context="abc"),
+    _with(context=[["k", 1]]),
+    _with(steps="abc"),
     [OURS],
 ]
 
 
+def _reference_or_error(data: Any) -> Any:
+    try:
+        return REFERENCE.structure(copy.deepcopy(data), Execution)
+    except Exception as exc:  # the failure itself is what is compared
+        return type(exc)
+
+
+def _ours_or_error(data: Any) -> Any:
+    try:
+        return converter.structure(copy.deepcopy(data), Execution)
+    except Exception as exc:
+        return type(exc)
+
+
 @pytest.mark.parametrize("data", FAST_CASES + FALLBACK_CASES)
 def test_same_model_as_the_generic_converter(data: dict[str, Any]) -> None:
-    assert converter.structure(copy.deepcopy(data), Execution) == REFERENCE.structure(
-        copy.deepcopy(data), Execution
-    )
+    expected = _reference_or_error(data)
+    assert isinstance(expected, Execution)
+    assert _ours_or_error(data) == expected
 
 
 @pytest.mark.parametrize("data", FAST_CASES)
 def test_our_server_shape_takes_the_fast_path(data: dict[str, Any]) -> None:
-    assert fast_execution(data) is not None
+    assert fast_execution(copy.deepcopy(data)) == REFERENCE.structure(copy.deepcopy(data), Execution)
 
 
 @pytest.mark.parametrize("data", FALLBACK_CASES + BROKEN_CASES)
@@ -125,15 +206,20 @@ def test_other_shapes_are_left_to_the_generic_path(data: Any) -> None:
 
 @pytest.mark.parametrize("data", BROKEN_CASES)
 def test_bad_values_fail_the_same_way(data: Any) -> None:
-    with pytest.raises(Exception) as ours:
-        converter.structure(copy.deepcopy(data), Execution)
-    with pytest.raises(Exception) as reference:
-        REFERENCE.structure(copy.deepcopy(data), Execution)
-    assert type(ours.value) is type(reference.value)
+    expected = _reference_or_error(data)
+    assert isinstance(expected, type) and issubclass(expected, Exception)
+    assert _ours_or_error(data) is expected
+
+
+def test_the_wire_round_trips_every_field() -> None:
+    assert fast_execution(OURS) == MODEL
+    assert fast_execution(OLD_SHAPE) == MODEL
+    assert isinstance(OURS["steps"], list) and isinstance(OURS["progress"], dict)  # the new wire
+    assert "progress_percentage" in OURS and "progress_percentage" not in OLD_SHAPE
 
 
 def test_steps_structure_alone_like_the_generic_converter() -> None:
-    for raw in OURS["steps"].values():
+    for raw in [*OURS["steps"], *OLD_SHAPE["steps"].values(), *_every_status()[0]["steps"]]:
         assert fast_step(raw) == REFERENCE.structure(raw, StepRun) == converter.structure(raw, StepRun)
     assert fast_step({"error": 5}) is None
     assert converter.structure({"error": 5}, StepRun) == REFERENCE.structure({"error": 5}, StepRun)
