@@ -162,7 +162,7 @@ def _steps(steps: Any) -> dict[str, StepRun] | None:
 
 def _progress(data: dict[str, Any]) -> float | None:
     """The 0-100 number from the wire's `progress` object or the older plain number."""
-    progress = data.get("progress")
+    progress: Any = data.get("progress")
     if type(progress) is dict:
         progress = progress.get("percent_complete")
         return float(progress) if type(progress) in _NUMBERS else None
