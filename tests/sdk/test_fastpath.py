@@ -9,13 +9,19 @@ agree. The last tests take real answers of the real server and check that the SD
 
 from __future__ import annotations
 
+import asyncio
 import copy
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient
 from cattrs.gen import make_dict_unstructure_fn
+from sdk_support import delay_step, fail_step, log_step
 
+from budai_async import AsyncBudClient, _convert
 from budai_async._convert import converter, make_converter, to_json_dict
 from budai_async._fastpath import fast_callback_event, fast_execution, fast_step, parse_datetime
 from budai_async.models import CallbackEvent, Execution, ExecutionStatus, Priority, StepRun, StepStatus
@@ -298,3 +304,124 @@ def test_callback_events_match_the_generic_converter(changes: dict[str, Any], fa
             converter.structure(copy.deepcopy(data), CallbackEvent)
     else:
         assert converter.structure(copy.deepcopy(data), CallbackEvent) == expected
+
+
+# ---- real answers of the real server (tests/conftest.py's app), raw and through the SDK
+
+GATEWAY_FIELDS: dict[str, Any] = {
+    "context": {"tenant": "t1", "n": [1, 2]},
+    "initiator": "ops",
+    "user_id": "u_1",
+    "callback_topics": ["done", "audit"],
+    "subscriber_ids": "s1,s2",
+    "payload_type": "pipeline",
+    "notification_workflow_id": "nw_1",
+}
+WORK_STEPS = [
+    log_step("a"),
+    {"id": "o", "action": "set_output", "params": {"values": {"ok": True, "n": 1}}},
+    fail_step("f", condition="params.fail", retry={"max_attempts": 2, "initial_delay_seconds": 0.01}),
+    log_step("s", condition="params.no"),  # skipped (condition_false)
+]
+
+
+@pytest.fixture
+def generic_calls(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Ids of the executions the generic path structured (`normalize_execution` reads progress once)."""
+    calls: list[Any] = []
+    real = _convert.progress_from_wire
+
+    def counting(data: Mapping[str, Any]) -> float:
+        calls.append(data.get("id"))
+        return real(data)
+
+    monkeypatch.setattr(_convert, "progress_from_wire", counting)
+    return calls
+
+
+async def _json(response: ClientResponse, status: int = 200) -> Any:
+    assert response.status == status, await response.text()
+    return await response.json()
+
+
+async def _real_answers(api: TestClient[web.Request, web.Application]) -> list[dict[str, Any]]:
+    """Create, get, wait, list, retry, cancel and time out executions; every raw execution body."""
+    answers: list[dict[str, Any]] = []
+    work = await _json(
+        await api.post("/budpipeline", json={"name": "fast", "definition": {"steps": WORK_STEPS}}), 201
+    )
+    slow = {"name": "slow", "definition": {"steps": [delay_step("d", 30.0)]}}
+    slow_id = (await _json(await api.post("/budpipeline", json=slow), 201))["id"]
+    for fail in (True, False):
+        body = {"params": {"fail": fail}, "tags": ["t"], **GATEWAY_FIELDS}
+        created = await _json(await api.post(f"/budpipeline/{work['id']}/execute", json=body), 201)
+        answers.append(created)
+        answers.append(await _json(await api.get(f"/budpipeline/executions/{created['id']}?wait=10")))
+        answers.append(await _json(await api.get(f"/budpipeline/executions/{created['id']}")))
+    retried = await _json(await api.post(f"/budpipeline/executions/{answers[0]['id']}/retry", json={}), 201)
+    answers.append(await _json(await api.get(f"/budpipeline/executions/{retried['id']}?wait=10")))
+    running = await _json(await api.post(f"/budpipeline/{slow_id}/execute", json=GATEWAY_FIELDS), 201)
+    async with asyncio.timeout(10):  # until the delay step has started (no timed assertion)
+        for _ in iter(int, 1):
+            seen = await _json(await api.get(f"/budpipeline/executions/{running['id']}"))
+            if seen["status"] == "running":
+                break
+            await asyncio.sleep(0.01)
+    answers.append(seen)
+    answers.append(await _json(await api.post(f"/budpipeline/executions/{running['id']}/cancel")))
+    limited = await _json(
+        await api.post(f"/budpipeline/{slow_id}/execute", json={"timeout_seconds": 0.2}), 201
+    )
+    answers.append(await _json(await api.get(f"/budpipeline/executions/{limited['id']}?wait=10")))
+    answers.extend((await _json(await api.get("/budpipeline/executions?limit=100")))["items"])
+    return answers
+
+
+async def test_real_answers_take_the_fast_path_and_match_the_reference(
+    api: TestClient[web.Request, web.Application],
+) -> None:
+    answers = await _real_answers(api)
+    assert {answer["status"] for answer in answers} == {str(status) for status in ExecutionStatus}
+    for answer in answers:
+        assert isinstance(answer["steps"], list) and "progress_percentage" in answer  # the new wire
+        fast = fast_execution(copy.deepcopy(answer))
+        assert fast is not None, answer
+        assert (
+            fast
+            == REFERENCE.structure(copy.deepcopy(answer), Execution)
+            == converter.structure(answer, Execution)
+        )
+    failed = next(fast_execution(a) for a in answers if a["status"] == "failed" and a["retry_of"] is None)
+    assert failed is not None
+    assert failed.steps["f"].status is StepStatus.FAILED and failed.steps["f"].attempts == 2
+    assert failed.steps["f"].error == "boom" and failed.error and "boom" in failed.error
+    assert failed.steps["s"].skip_reason == "condition_false" and failed.outputs["n"] == 1
+    assert failed.steps["a"].output and failed.steps["a"].started_at is not None
+    assert {name: getattr(failed, name) for name in GATEWAY_FIELDS} == GATEWAY_FIELDS
+    assert any(a["retry_of"] == failed.id for a in answers)
+
+
+async def test_the_sdk_never_falls_back_for_our_server(
+    api: TestClient[web.Request, web.Application], bud_client: AsyncBudClient, generic_calls: list[Any]
+) -> None:
+    answers = await _real_answers(api)
+    generic_calls.clear()
+    page = await bud_client.executions.list(limit=100)
+    got, waited = [], []
+    for execution in page:
+        got.append(await bud_client.executions.get(execution.id))
+        waited.append(await bud_client.executions.wait(execution.id, timeout=10))
+    pipeline = await bud_client.pipelines.create(name="sdk", definition={"steps": WORK_STEPS})
+    done = await bud_client.executions.create(pipeline.id, params={"fail": True}, wait=True, timeout=30)
+    assert done.status is ExecutionStatus.FAILED and done.steps["f"].attempts == 2
+    assert generic_calls == []  # list, get, wait, create(wait=True): all on the fast path
+    by_id = {answer["id"]: answer for answer in answers}
+    assert len(page) == len(by_id) > 3
+    for execution, fetched, ended in zip(page, got, waited, strict=True):
+        assert (
+            execution
+            == fetched
+            == ended
+            == REFERENCE.structure(copy.deepcopy(by_id[execution.id]), Execution)
+        )
+    assert generic_calls  # the counter does see the generic path (the reference's calls just now)
