@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, Protocol
 import aiohttp
 import attrs
 
-from budai_async._network import SSLSetting, env_proxy, ssl_setting
+from budai_async._network import SSLSetting, env_proxy, netrc_authorization, ssl_setting
 from budai_async.errors import APIConnectionError, APITimeoutError, BudError
 
 __all__ = [
@@ -118,7 +118,7 @@ class Sender(Protocol):
 class NetworkOptions:
     """How the client reaches the server (see docs/sdk.md, "Network settings").
 
-    `trust_env` reads ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and ``NO_PROXY`` (and aiohttp's
+    `trust_env` reads ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and ``NO_PROXY`` (and the
     ``.netrc`` use) when the session opens; `proxy` names one explicitly and wins. `ssl` is an
     `ssl.SSLContext`, or False to skip verification; `ca_bundle` a PEM file of roots to trust.
     `connector` / `session` are yours: the client uses them and never closes them.
@@ -206,14 +206,20 @@ class HTTPTransport:
             force_close=not keepalive,
             ssl=ssl_setting(network.ssl, network.ca_bundle),
         )
+        headers = self._headers
+        if network.trust_env and not any(name.lower() == "authorization" for name in headers):
+            basic = netrc_authorization(self._base_url)  # an api_key (or your header) wins over .netrc
+            headers = headers if basic is None else {**headers, "Authorization": basic}
         session = aiohttp.ClientSession(
             connector=connector,
             connector_owner=network.connector is None,
-            headers=self._headers,
+            headers=headers,
             timeout=aiohttp.ClientTimeout(total=None),
             raise_for_status=False,
             auto_decompress=True,
-            trust_env=network.trust_env,  # only .netrc use is left to aiohttp: the proxy is set above
+            # The environment is read here, once: aiohttp's own trust_env would look the proxy and
+            # .netrc up in a worker thread on every request (about 0.7 ms of CPU per call).
+            trust_env=False,
         )
         if hasattr(session, "_retry_connection"):
             # aiohttp silently resends an idempotent request once when a kept-alive socket turns

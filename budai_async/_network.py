@@ -7,13 +7,15 @@ per request as aiohttp's ``trust_env`` would: every call of a client goes to the
 
 from __future__ import annotations
 
+import base64
 import ipaddress
+import netrc
 import os
 import ssl as _ssl
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-__all__ = ["SSLSetting", "bypasses_proxy", "env_proxy", "ssl_setting"]
+__all__ = ["SSLSetting", "bypasses_proxy", "env_proxy", "netrc_authorization", "ssl_setting"]
 
 SSLSetting = _ssl.SSLContext | bool | None
 
@@ -73,3 +75,25 @@ def ssl_setting(ssl: SSLSetting, ca_bundle: str | os.PathLike[str] | None) -> _s
     if ssl is None or ssl is True:
         return True
     return ssl
+
+
+def netrc_authorization(url: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """A Basic ``Authorization`` value from ``.netrc`` (``NETRC``, else ``~/.netrc``) for `url`'s host.
+
+    What aiohttp's ``trust_env`` sends, read once when the session opens instead of per request.
+    None when there is no readable file or no entry for the host.
+    """
+    env = os.environ if environ is None else environ
+    host = urlsplit(url).hostname
+    path = env.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    if not host:
+        return None
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return None
+    if entry is None:
+        return None
+    login, _account, password = entry
+    token = base64.b64encode(f"{login or ''}:{password or ''}".encode("latin1")).decode("ascii")
+    return f"Basic {token}"
