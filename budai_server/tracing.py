@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -44,8 +44,12 @@ def _tracer() -> Any:
     return trace.get_tracer_provider().get_tracer("budai_server", __version__)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _nanos(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp() * 1_000_000_000)
+    """Nanoseconds since the epoch, exactly (no float rounding), as OpenTelemetry takes times."""
+    return None if moment is None else (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 @web.middleware

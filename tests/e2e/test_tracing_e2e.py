@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from opentelemetry import propagate, trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -38,14 +38,36 @@ DEFINITION = {
 }
 
 
+class Spans(SpanProcessor):
+    """The in-memory exporter's spans, and a way to wait until a span of some name has ended."""
+
+    def __init__(self) -> None:
+        self.exporter = InMemorySpanExporter()
+        self._ended: set[str] = set()
+        self._changed = asyncio.Event()
+
+    def on_end(self, span: ReadableSpan) -> None:  # called on the event loop's thread
+        self._ended.add(span.name)
+        self._changed.set()
+
+    async def ended(self, name: str) -> dict[str, ReadableSpan]:
+        """Wait (20 s at most) until a span called `name` has ended; then all spans by name."""
+        async with asyncio.timeout(20):
+            while name not in self._ended:
+                self._changed.clear()
+                await self._changed.wait()
+        return {span.name: span for span in self.exporter.get_finished_spans()}
+
+
 @pytest.fixture
-def exporter(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spans]:
     """A real tracer provider for this test only (the global one can be set once per process)."""
-    memory = InMemorySpanExporter()
+    collected = Spans()
     provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
+    provider.add_span_processor(SimpleSpanProcessor(collected.exporter))
+    provider.add_span_processor(collected)
     monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
-    yield memory
+    yield collected
     provider.shutdown()
 
 
@@ -68,12 +90,8 @@ async def _start(
     return str(server.make_url("")).rstrip("/"), str(hook.make_url("/hook")), receiver
 
 
-def _by_name(spans: tuple[ReadableSpan, ...]) -> dict[str, ReadableSpan]:
-    return {span.name: span for span in spans}
-
-
 async def test_one_trace_from_client_to_server_steps_callback_and_handler(
-    exporter: InMemorySpanExporter, aiohttp_server: Any, make_bud_server: Any, tmp_path: Path
+    spans: Spans, aiohttp_server: Any, make_bud_server: Any, tmp_path: Path
 ) -> None:
     handled: asyncio.Queue[Any] = asyncio.Queue()
     url, hook, _receiver = await _start(aiohttp_server, make_bud_server, tmp_path, handled)
@@ -88,11 +106,11 @@ async def test_one_trace_from_client_to_server_steps_callback_and_handler(
                 execution_id = (await response.json())["id"]
         event, handler_context = await asyncio.wait_for(handled.get(), 20)
     assert event.execution_id == execution_id
-    spans = _by_name(exporter.get_finished_spans())
-    client = spans["client call"]
-    request = spans["POST /budpipeline/run"]
-    execution = spans["execution"]
-    consumer = spans["callback execution.completed"]
+    by_name = await spans.ended("callback execution.completed")
+    client = by_name["client call"]
+    request = by_name["POST /budpipeline/run"]
+    execution = by_name["execution"]
+    consumer = by_name["callback execution.completed"]
     assert request.kind == trace.SpanKind.SERVER and request.attributes is not None
     assert request.attributes["http.response.status_code"] == 201
     assert execution.attributes is not None and execution.attributes["budai.execution_id"] == execution_id
@@ -107,14 +125,14 @@ async def test_one_trace_from_client_to_server_steps_callback_and_handler(
     }
     trace_id = client.context.trace_id
     for name, parent in parent_of.items():
-        span = spans[name]
+        span = by_name[name]
         assert span.context.trace_id == trace_id, name
         assert span.parent is not None and span.parent.span_id == parent.context.span_id, name
     assert handler_context.trace_id == trace_id
-    step = spans["step shout"]
+    step = by_name["step shout"]
     assert step.attributes is not None and step.attributes["budai.action"] == "transform"
     assert step.start_time is not None and step.end_time is not None and step.start_time <= step.end_time
-    hello = spans["step hello"]
+    hello = by_name["step hello"]
     assert hello.end_time is not None and step.start_time >= hello.end_time  # shout depends on hello
 
 
