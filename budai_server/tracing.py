@@ -49,7 +49,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def _nanos(moment: datetime | None) -> int | None:
     """Nanoseconds since the epoch, exactly (no float rounding), as OpenTelemetry takes times."""
-    return None if moment is None else (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+    if moment is None:
+        return None
+    if moment.tzinfo is None:  # the server's times are UTC
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 @web.middleware
