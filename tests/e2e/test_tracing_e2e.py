@@ -1,5 +1,5 @@
-"""OpenTelemetry across the whole path, collected by the in-memory exporter: a client span sends
-``traceparent``; the real server continues it (request span, execution span, one span per step) and
+"""OpenTelemetry across the whole path, collected by the in-memory exporter: the SDK's client span
+sends ``traceparent``; the real server continues it (request span, execution span, one span per step) and
 puts it on the signed callback; the real receiver continues it into the handler. And nothing of it
 when no tracer provider is installed."""
 
@@ -16,11 +16,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from budai_async import AsyncBudClient
 from budai_server import tracing
 from receiver import CallbackEvent, Receiver
 
@@ -95,19 +96,16 @@ async def test_one_trace_from_client_to_server_steps_callback_and_handler(
 ) -> None:
     handled: asyncio.Queue[Any] = asyncio.Queue()
     url, hook, _receiver = await _start(aiohttp_server, make_bud_server, tmp_path, handled)
-    tracer = trace.get_tracer_provider().get_tracer("test-client")
-    async with aiohttp.ClientSession() as session:
-        with tracer.start_as_current_span("client call", kind=trace.SpanKind.CLIENT):
-            headers: dict[str, str] = {}
-            propagate.inject(headers)
-            body = {"pipeline_definition": DEFINITION, "callbacks": {"on_complete": hook}}
-            async with session.post(f"{url}/budpipeline/run", json=body, headers=headers) as response:
-                assert response.status == 201, await response.text()
-                execution_id = (await response.json())["id"]
-        event, handler_context = await asyncio.wait_for(handled.get(), 20)
+    tracer = trace.get_tracer_provider().get_tracer("test-app")
+    async with AsyncBudClient(base_url=url, api_key="unused", max_retries=0) as client:
+        with tracer.start_as_current_span("app work"):
+            created = await client.executions.run_ephemeral(DEFINITION, callbacks={"on_complete": hook})
+        execution_id = created.id
+    event, handler_context = await asyncio.wait_for(handled.get(), 20)
     assert event.execution_id == execution_id
     by_name = await spans.ended("callback execution.completed")
-    client = by_name["client call"]
+    app, client = by_name["app work"], by_name["POST"]
+    assert client.kind == trace.SpanKind.CLIENT  # the SDK's span for the one attempt
     request = by_name["POST /budpipeline/run"]
     execution = by_name["execution"]
     consumer = by_name["callback execution.completed"]
@@ -116,6 +114,7 @@ async def test_one_trace_from_client_to_server_steps_callback_and_handler(
     assert execution.attributes is not None and execution.attributes["budai.execution_id"] == execution_id
     assert consumer.kind == trace.SpanKind.CONSUMER
     parent_of = {
+        "POST": app,
         "POST /budpipeline/run": client,
         "execution": request,
         "step hello": execution,
@@ -123,7 +122,7 @@ async def test_one_trace_from_client_to_server_steps_callback_and_handler(
         "callback execution.completed": execution,
         "handler work": consumer,
     }
-    trace_id = client.context.trace_id
+    trace_id = app.context.trace_id
     for name, parent in parent_of.items():
         span = by_name[name]
         assert span.context.trace_id == trace_id, name
