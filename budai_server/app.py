@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from aiohttp import web
 
+from budai_server import tracing
 from budai_server.actions.builtins import builtin_registry
 from budai_server.actions.registry import ActionRegistry, ActionSettings
 from budai_server.appkeys import ACTIONS, CONFIG, HTTP, LOGBUS, SCHEDULER, STORE
@@ -47,6 +48,7 @@ from budai_server.routes.middleware import (
 from budai_server.scheduler import Scheduler
 from budai_server.store.database import Store
 from budai_server.store.inventory import Inventory
+from budai_server.tracing import tracing_active
 
 __all__ = ["INVENTORY", "build_registry", "create_app"]
 
@@ -85,6 +87,10 @@ def create_app(config: ServerConfig, *, registry: ActionRegistry | None = None) 
         middlewares.append(make_auth_middleware(config.api_key))
     middlewares.append(make_idempotency_middleware(lambda _request: store))
 
+    if tracing_active():  # OpenTelemetry loaded with a provider: continue callers' traces
+        middlewares.insert(0, tracing.middleware)
+        scheduler.traces = tracing.ExecutionTraces()
+        scheduler.add_terminal_listener(scheduler.traces.finished)
     app = web.Application(middlewares=middlewares, client_max_size=config.max_body_bytes)
     app[CONFIG] = config
     app[STORE] = store

@@ -31,6 +31,7 @@ from budai_server.metrics import Metrics
 from budai_server.outcome import SERVER_RESTARTED, ended, from_run, remaining_seconds, resumable
 from budai_server.progress import FINISHED_STEP, step_actions, step_ids, step_run, with_progress
 from budai_server.store.database import IdempotencyRecord, Store
+from budai_server.tracing import ExecutionTraces
 
 __all__ = [
     "DiscardLogSink",
@@ -150,6 +151,7 @@ class Scheduler:
         self.shutdown_grace_seconds = shutdown_grace_seconds
         self.runner: Runner | None = None
         self.log: ExecutionLog = DiscardLogSink()
+        self.traces: ExecutionTraces | None = None  # set when OpenTelemetry is on (tracing.py)
         self._listeners: list[TerminalListener] = []
         self._heap: list[tuple[int, int, str]] = []
         self._queued: dict[str, _Queued] = {}
@@ -285,6 +287,8 @@ class Scheduler:
             self._enqueue(_Queued(execution, definition, {}), _RANK.get(execution.priority, 1))
             self.log.begin_new(execution.id)
             self.log.emit(execution.id, "info", f"execution queued with priority {execution.priority}")
+            if self.traces is not None:
+                self.traces.queued(execution.id)
         self._pump()
 
     def _enqueue(self, item: _Queued, rank: int) -> None:
@@ -336,7 +340,10 @@ class Scheduler:
             timeout_seconds=remaining,
             prior_steps=live.prior,
         )
+        token = self.traces.started(live.execution) if self.traces is not None else None
         live.inner = asyncio.create_task(self.runner.run(ctx), name=f"budai-runner-{execution.id}")
+        if self.traces is not None:
+            self.traces.detach(token)
         if live.interrupt is not None:  # cancelled between admission and this task's first step
             live.inner.cancel()
         backstop = None if remaining is None else remaining + self.timeout_grace_seconds
@@ -380,6 +387,8 @@ class Scheduler:
         ):
             action = live.actions.get(step_id, "unknown")
             self.metrics.step_duration.observe(run.duration_seconds, action, str(run.status))
+            if self.traces is not None:
+                self.traces.step_finished(live.execution.id, step_id, action, run)
 
     async def _finish(self, final: Execution) -> None:
         """Commit a terminal state, then tell waiters and listeners (in that order)."""

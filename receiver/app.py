@@ -22,6 +22,7 @@ from receiver.dispatch import Dispatcher
 from receiver.events import MalformedEvent, parse_event
 from receiver.metrics import Metrics
 from receiver.stores.base import Store, StoreError
+from receiver.tracing import trace_headers
 
 __all__ = ["Runtime"]
 
@@ -135,7 +136,7 @@ class Runtime:
         # Group commit: this claim joins the tick's batch; the batch (not this request) queues the
         # new event, so a request cancelled while waiting never strands a stored event.
         event_id = request.headers["webhook-id"]
-        batch, index = self.claims.add(event_id, body, event, self.clock())
+        batch, index = self.claims.add(event_id, body, event, self.clock(), trace_headers(request.headers))
         try:
             new = (await batch)[index]
         except StoreError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from receiver.dispatch import Dispatcher, Job
@@ -20,6 +21,8 @@ from receiver.stores.base import Claim, Store, StoreError
 __all__ = ["BatchResult", "ClaimBatcher"]
 
 log = logging.getLogger("receiver.claims")
+#: A request's ``traceparent``/``tracestate`` when OpenTelemetry is on (tracing.py), else None.
+Trace = Mapping[str, str] | None
 
 
 class BatchResult(asyncio.Future[list[bool]]):
@@ -40,12 +43,12 @@ class ClaimBatcher:
         self.store = store
         self.dispatcher = dispatcher
         self._claims: list[Claim] = []
-        self._events: list[CallbackEvent] = []
+        self._events: list[tuple[CallbackEvent, Trace]] = []
         self._result: BatchResult | None = None
         self._flushes: set[asyncio.Task[None]] = set()
 
     def add(
-        self, event_id: str, body: bytes, event: CallbackEvent, received_at: float
+        self, event_id: str, body: bytes, event: CallbackEvent, received_at: float, trace: Trace = None
     ) -> tuple[BatchResult, int]:
         """Queue a claim (its dispatch slot already reserved); await the result, read your index.
 
@@ -58,7 +61,7 @@ class ClaimBatcher:
             result = self._result = BatchResult(loop=loop)
             loop.call_soon(self._flush)
         self._claims.append((event_id, body, received_at))
-        self._events.append(event)
+        self._events.append((event, trace))
         return result, len(self._claims) - 1
 
     def _flush(self) -> None:
@@ -70,7 +73,9 @@ class ClaimBatcher:
         self._flushes.add(task)
         task.add_done_callback(self._flushes.discard)
 
-    async def _commit(self, claims: list[Claim], events: list[CallbackEvent], result: BatchResult) -> None:
+    async def _commit(
+        self, claims: list[Claim], events: list[tuple[CallbackEvent, Trace]], result: BatchResult
+    ) -> None:
         try:
             answers = await self.store.claim_many(claims)
         except BaseException as exc:
@@ -81,9 +86,9 @@ class ClaimBatcher:
             if not isinstance(exc, Exception):
                 raise
             return
-        for (event_id, body, _), event, new in zip(claims, events, answers, strict=True):
+        for (event_id, body, _), (event, trace), new in zip(claims, events, answers, strict=True):
             if new:
-                self.dispatcher.submit(Job(id=event_id, body=body, event=event))
+                self.dispatcher.submit(Job(id=event_id, body=body, event=event, trace=trace))
             else:
                 self.dispatcher.cancel_reservation()
         result.set_result(answers)

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -23,6 +23,7 @@ from receiver.handlers import HandlerFailure, Handlers, Registration
 from receiver.metrics import Metrics
 from receiver.policy import retry_delay, should_retry
 from receiver.stores.base import Store, StoreError
+from receiver.tracing import handling
 
 __all__ = ["DispatchSettings", "Dispatcher", "Job"]
 
@@ -40,6 +41,8 @@ class Job:
     body: bytes
     event: CallbackEvent | None = None
     done: frozenset[str] = frozenset()
+    #: ``traceparent``/``tracestate`` of the request, when OpenTelemetry is on (tracing.py).
+    trace: Mapping[str, str] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -220,7 +223,8 @@ class Dispatcher:
             job = await self._queue.get()
             self._in_flight[job.id] = job
             try:
-                await self._dispatch(job)
+                with handling(job.trace, job.id, job.event.type if job.event else None):
+                    await self._dispatch(job)
                 self._owned.discard(job.id)
             except StoreError as exc:
                 log.warning("event %s: store failed (%s); it will be retried", job.id, exc)

@@ -62,6 +62,7 @@ from budai_server.outbox.rules import (
 )
 from budai_server.outbox.store import Attempt, Delivery, NewDelivery, OutboxStore
 from budai_server.store.database import Store
+from budai_server.tracing import ExecutionTraces
 
 __all__ = ["Outbox", "OutboxMetrics", "OutboxSettings", "install", "outbox_ctx"]
 
@@ -154,6 +155,7 @@ class Outbox:
         self.settings = settings
         self.records = OutboxStore(store)
         self.metrics = OutboxMetrics()
+        self.traces: ExecutionTraces | None = None
         self.secret: str | None = settings.secret
         #: True when the secret was not configured and came from (or was generated into) the database.
         self.secret_from_store = False
@@ -328,6 +330,8 @@ class Outbox:
         assert self._session is not None and self.secret is not None, "the outbox is not started"
         headers = signature_headers(self.secret, delivery.id, delivery.body, int(self._clock()))
         headers["Content-Type"] = "application/json"
+        if self.traces is not None:  # OpenTelemetry on: the receiver continues the execution's trace
+            headers.update(self.traces.callback_headers(delivery.execution_id))
         timeout = self.settings.timeout_seconds
         try:
             async with (
@@ -369,6 +373,7 @@ def install(app: web.Application) -> Outbox:
     outbox = Outbox(app[STORE], OutboxSettings.from_config(app[CONFIG]))
     app[OUTBOX] = outbox
     app[SCHEDULER].add_terminal_listener(outbox.on_terminal)
+    outbox.traces = app[SCHEDULER].traces
     metrics = app.get(METRICS)
     if metrics is not None:
         metrics.collectors.append(outbox.metrics.render)

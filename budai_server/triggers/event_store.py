@@ -19,6 +19,7 @@ import attrs
 from budai_server.store.database import Store
 from budai_server.store.rows import db_time, dumps, parse_db_time
 from budai_server.triggers.launch import Launch, insert_execution
+from budai_server.triggers.paging import newest_first_page
 
 __all__ = ["EventTriggerRecord", "EventTriggerStore", "Lineage"]
 
@@ -133,20 +134,15 @@ class EventTriggerStore:
     async def list(
         self, *, pipeline_id: str | None, event_type: str | None, limit: int, offset: int
     ) -> tuple[builtins.list[EventTriggerRecord], int]:
-        clauses, params = ["1"], []
-        if pipeline_id:
-            clauses.append("pipeline_id = ?")
-            params.append(pipeline_id)
-        if event_type:
-            clauses.append("event_type = ?")
-            params.append(event_type)
-        where = " AND ".join(clauses)
-        total = await self.store.fetchall(f"SELECT COUNT(*) FROM event_triggers WHERE {where}", params)
-        rows = await self.store.fetchall(
-            f"SELECT {_COLUMNS} FROM event_triggers WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
-            [*params, limit, offset],
+        rows, total = await newest_first_page(
+            self.store,
+            "event_triggers",
+            _COLUMNS,
+            {"pipeline_id": pipeline_id, "event_type": event_type},
+            limit=limit,
+            offset=offset,
         )
-        return [_record(row) for row in rows], int(total[0][0])
+        return [_record(row) for row in rows], total
 
     async def active_for(self, event_type: str) -> builtins.list[EventTriggerRecord]:
         rows = await self.store.fetchall(

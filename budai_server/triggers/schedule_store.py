@@ -20,6 +20,7 @@ import attrs
 from budai_server.store.database import Store
 from budai_server.store.rows import db_time, dumps, parse_db_time
 from budai_server.triggers.launch import Launch, insert_execution
+from budai_server.triggers.paging import newest_first_page
 from budai_server.triggers.timing import ScheduleSpec, make_spec
 
 __all__ = ["RunOutcome", "RunPlan", "ScheduleRecord", "ScheduleRun", "ScheduleStore"]
@@ -194,20 +195,15 @@ class ScheduleStore:
         self, *, pipeline_id: str | None, status: str | None, limit: int, offset: int
     ) -> tuple[builtins.list[ScheduleRecord], int]:
         """Newest first, filtered by pipeline and/or status; with the total matching."""
-        clauses, params = ["1"], []
-        if pipeline_id:
-            clauses.append("pipeline_id = ?")
-            params.append(pipeline_id)
-        if status:
-            clauses.append("status = ?")
-            params.append(status)
-        where = " AND ".join(clauses)
-        total = await self.store.fetchall(f"SELECT COUNT(*) FROM schedules WHERE {where}", params)
-        rows = await self.store.fetchall(
-            f"SELECT {_COLUMNS} FROM schedules WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
-            [*params, limit, offset],
+        rows, total = await newest_first_page(
+            self.store,
+            "schedules",
+            _COLUMNS,
+            {"pipeline_id": pipeline_id, "status": status},
+            limit=limit,
+            offset=offset,
         )
-        return [_record(row) for row in rows], int(total[0][0])
+        return [_record(row) for row in rows], total
 
     async def replace(self, record: ScheduleRecord) -> bool:
         """Overwrite every column of an existing schedule; False when it is gone."""

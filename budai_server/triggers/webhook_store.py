@@ -20,6 +20,7 @@ import attrs
 from budai_server.store.database import Store
 from budai_server.store.rows import db_time, dumps, parse_db_time
 from budai_server.triggers.launch import Launch, insert_execution
+from budai_server.triggers.paging import newest_first_page
 
 __all__ = ["Claim", "WebhookRecord", "WebhookStore", "secret_hash"]
 
@@ -118,13 +119,10 @@ class WebhookStore:
     async def list(
         self, *, pipeline_id: str | None, limit: int, offset: int
     ) -> tuple[builtins.list[WebhookRecord], int]:
-        where, params = ("pipeline_id = ?", [pipeline_id]) if pipeline_id else ("1", [])
-        total = await self.store.fetchall(f"SELECT COUNT(*) FROM webhook_triggers WHERE {where}", params)
-        rows = await self.store.fetchall(
-            f"SELECT {_COLUMNS} FROM webhook_triggers WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
-            [*params, limit, offset],
+        rows, total = await newest_first_page(
+            self.store, "webhook_triggers", _COLUMNS, {"pipeline_id": pipeline_id}, limit=limit, offset=offset
         )
-        return [_record(row) for row in rows], int(total[0][0])
+        return [_record(row) for row in rows], total
 
     async def delete(self, webhook_id: str) -> bool:
         def write(conn: sqlite3.Connection) -> bool:

@@ -73,7 +73,7 @@ async def test_each_attempt_and_the_retry_wait_are_logged(
     client = make_client(str(server.make_url("")).rstrip("/"), max_retries=1)
     with caplog.at_level(logging.INFO, logger="budai_async"), pytest.raises(InternalServerError):
         await client.pipelines.list()
-    lines = [r.getMessage() for r in caplog.records]
+    lines = [r.getMessage() for r in caplog.records if r.name == "budai_async"]
     assert lines[0].startswith("GET /budpipeline 503 in ")
     assert lines[0].endswith("attempt=1")
     assert re.match(r"retrying GET /budpipeline in [\d.]+s after attempt 1 failed", lines[1])
@@ -89,7 +89,8 @@ async def test_connection_failures_are_logged_too(
     with caplog.at_level(logging.INFO, logger="budai_async"), pytest.raises(APIConnectionError):
         await client.pipelines.list()
     assert re.match(
-        r"GET /budpipeline failed in [\d.]+ ms request_id=req_\w+ attempt=1: ", caplog.records[0].getMessage()
+        r"GET /budpipeline failed in [\d.]+ ms request_id=req_\w+ attempt=1: ",
+        next(r for r in caplog.records if r.name == "budai_async").getMessage(),
     )
 
 
@@ -103,14 +104,16 @@ async def test_the_server_echoes_the_clients_request_id(
 
 
 async def test_no_logger_wrapper_is_built_when_logging_is_off(
-    bud_client: AsyncBudClient, monkeypatch: pytest.MonkeyPatch
+    bud_client: AsyncBudClient, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     def refuse(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("RequestLogger built while logging is off")
 
     monkeypatch.setattr(client_module, "RequestLogger", refuse)
     logger = logging.getLogger("budai_async")
-    monkeypatch.setattr(logger, "level", logging.WARNING)
+    previous = logger.level
+    logger.setLevel(logging.WARNING)  # setLevel, not the attribute: it clears the logger's level cache
+    request.addfinalizer(lambda: logger.setLevel(previous))
     assert not logger.isEnabledFor(logging.INFO)
     assert list(await bud_client.pipelines.list()) == []
 

@@ -70,7 +70,7 @@ async def test_to_dict_and_to_json_give_the_wire_shape(bud_client: AsyncBudClien
     data = execution.to_dict()
     assert data["id"] == execution.id and data["status"] == "completed"
     assert isinstance(data["created_at"], str) and data["created_at"].endswith("Z")
-    assert data["steps"]["a"]["status"] == "completed"
+    assert [(step["id"], step["status"]) for step in data["steps"]] == [("a", "completed")]  # the wire's list
     assert json.loads(execution.to_json()) == data
     assert json.loads(pipeline.to_json(indent=2))["definition"] == pipeline.definition
     raw = await bud_client.request("GET", f"/budpipeline/executions/{execution.id}")
