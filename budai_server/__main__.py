@@ -7,6 +7,12 @@ port; read it from that line). SIGTERM and SIGINT shut down in order (docs/serve
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # `python -m budai_server`: the console script's path, so a missing extra
+    from budai_async._entry import budai_server as _console_script  # is one line, not a traceback
+
+    _console_script()
+    raise SystemExit(0)
+
 import asyncio
 import gc
 import logging
@@ -428,7 +434,3 @@ def main(
     except (OSError, ImportError, SchemaTooNewError) as exc:
         click.echo(f"budai-server: cannot start: {exc}", err=True)
         sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()

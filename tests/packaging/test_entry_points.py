@@ -112,3 +112,26 @@ def test_sdk_imports_without_any_extra() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "http://127.0.0.1:1"
+
+
+def test_python_dash_m_budai_server_without_its_extra_is_one_line() -> None:
+    """`python -m budai_server` takes the console script's path, so it explains the missing extra too."""
+    script = BLOCKER.replace(
+        "getattr(importlib.import_module(module), attr)()",
+        "import runpy; runpy.run_module(module, run_name='__main__', alter_sys=True)",
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", script, "aiosqlite", "budai_server:-", "budai-server", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "budai-server: needs the 'server' extra (module 'aiosqlite' is not installed): "
+        "pip install 'budai-async[server]'"
+    ]
