@@ -26,7 +26,7 @@ from budai_server.routes.context import checker_of, config_of, scheduler_of, sto
 from budai_server.routes.errors import ApiError, json_response
 from budai_server.routes.gateway_fields import ORIGIN_FIELDS, page_window, parse_origin
 from budai_server.routes.middleware import idempotency_record
-from budai_server.routes.parse import MISSING, Fields, QueryFields, read_json_object
+from budai_server.routes.parse import MISSING, Fields, QueryFields, over_limit, read_json_object
 from budai_server.routes.pipelines import DEFINITION_ALIASES, MAX_PAGE, definition_field
 from budai_server.scheduler import (
     ExecutionAlreadyFinished,
@@ -206,16 +206,18 @@ async def _existing(request: web.Request) -> Execution:
 async def get_execution(request: web.Request) -> web.Response:
     """GET /budpipeline/executions/{id}[?wait=SECONDS]: with `wait`, answer once terminal or at timeout.
 
-    The wait is capped by the server's `long_poll_max_seconds`; the answer is the current state
-    either way (check `status`).
+    A `wait` over the server's `long_poll_max_seconds` is a 422 naming the limit (and its value, so a
+    client can adapt); after the wait the answer is the current state either way (check `status`).
     """
     query = QueryFields(request.query)
     wait = query.number("wait", minimum=0)
+    most = config_of(request).long_poll_max_seconds
+    if wait is not None and wait > most:
+        query.issues.append(over_limit("wait", wait, most, "long_poll_max_seconds"))
     query.check()
     if not wait:
         return json_response(to_json_dict(await _existing(request)))
     execution_id = request.match_info["execution_id"]
-    wait = min(wait, config_of(request).long_poll_max_seconds)
     execution = await scheduler_of(request).wait_terminal(execution_id, wait)
     if execution is None:
         raise ApiError.not_found("execution", execution_id)

@@ -22,7 +22,7 @@ from budai_server.limits import MAX_TAG_LENGTH, MAX_TAGS
 from budai_server.nesting import exceeds_depth
 from budai_server.routes.errors import ApiError
 
-__all__ = ["MISSING", "Fields", "QueryFields", "issue", "read_json_object"]
+__all__ = ["MISSING", "Fields", "QueryFields", "issue", "over_limit", "read_json_object"]
 
 E = TypeVar("E")
 
@@ -33,6 +33,12 @@ MAX_NAME_LENGTH = 200
 def issue(path: str, message: str, code: str = "invalid") -> dict[str, Any]:
     """One entry of a 422's `details`."""
     return {"path": path, "message": message, "code": code}
+
+
+def over_limit(path: str, value: float, maximum: float, limit: str) -> dict[str, Any]:
+    """A 422 `details` entry for a value over a configurable limit; `maximum` lets a client adapt."""
+    message = f"{value:g} is over the limit: at most {maximum:g} ({limit})"
+    return {**issue(path, message, "over_limit"), "limit": limit, "maximum": maximum}
 
 
 def _reject_constant(name: str) -> Any:
