@@ -20,6 +20,7 @@ from budai_async.models import Execution, ExecutionStatus, Priority
 from budai_async.pipeline.definition import MAX_TIMEOUT_SECONDS
 from budai_server.gateway_views import execution_events, execution_steps, progress_summary
 from budai_server.listing import SORT_FIELDS, ExecutionQuery, decode_cursor
+from budai_server.outbound.policy import OutboundPolicy
 from budai_server.progress import progress_view
 from budai_server.retry_params import merge_retry_params
 from budai_server.routes.context import checker_of, config_of, scheduler_of, store_of
@@ -58,11 +59,12 @@ class RunOptions:
     origin: dict[str, Any] = attrs.field(factory=dict)
 
 
-def parse_run_options(fields: Fields) -> RunOptions:
-    """Read `params, priority, callbacks, tags, timeout_seconds` (faults collect in `fields`)."""
+def parse_run_options(fields: Fields, policy: OutboundPolicy | None = None) -> RunOptions:
+    """Read `params, priority, callbacks, tags, timeout_seconds` (faults collect in `fields`);
+    callback URLs that `policy` refuses without DNS are faults too."""
     params = fields.obj("params", nullable=True)
     priority = fields.choice("priority", PRIORITIES, Priority)
-    callbacks = fields.callbacks()
+    callbacks = fields.callbacks(policy=policy)
     tags = fields.tags()
     timeout = fields.number("timeout_seconds", exclusive_minimum=0, maximum=MAX_TIMEOUT_SECONDS)
 
@@ -114,7 +116,7 @@ async def execute_pipeline(request: web.Request) -> web.Response:
     """POST /budpipeline/{pipeline_id}/execute -> 201 pending execution."""
     pipeline_id = request.match_info["pipeline_id"]
     fields = Fields(await read_json_object(request, optional=True), allowed=RUN_OPTION_FIELDS)
-    options = parse_run_options(fields)
+    options = parse_run_options(fields, config_of(request).outbound_policy())
     fields.check()
     pipeline = await store_of(request).get_pipeline(pipeline_id)
     if pipeline is None:
@@ -128,7 +130,7 @@ async def run_ephemeral(request: web.Request) -> web.Response:
     """POST /budpipeline/run {pipeline_definition, params, ...} -> 201 execution without a pipeline."""
     fields = Fields(await read_json_object(request), allowed=RUN_OPTION_FIELDS | set(RUN_DEFINITION_ALIASES))
     field, definition = definition_field(fields, RUN_DEFINITION_ALIASES, required=True)
-    options = parse_run_options(fields)
+    options = parse_run_options(fields, config_of(request).outbound_policy())
     fields.check()
     return await submit(request, _request(request, definition, field, options))
 
@@ -277,7 +279,7 @@ async def retry_execution(request: web.Request) -> web.Response:
     key sent as null is removed.
     """
     fields = Fields(await read_json_object(request, optional=True), allowed=RUN_OPTION_FIELDS)
-    options = parse_run_options(fields)
+    options = parse_run_options(fields, config_of(request).outbound_policy())
     fields.check()
     original = await _existing(request)
     if not original.is_terminal:
