@@ -15,6 +15,7 @@ come from such checks, each recognised by the error code the server answers with
 * a websocket route called without the upgrade answers 400 `websocket_required`;
 * a long-poll wait over the server's configured maximum and a callback URL its outbound policy
   refuses are 422s naming the limit (detail codes `over_limit`, `outbound_refused`);
+* a PATCH sending only fields that change nothing is 422 with detail code `empty`;
 * a batch answers a faulty item alone: the request succeeds with the item's error in its result.
 """
 
@@ -29,9 +30,11 @@ SEMANTIC_CODES = frozenset(
     {"invalid_definition", "idempotency_key_reused", "invalid_schedule", "trigger_failed"}
 )
 SEMANTIC_FIELDS = frozenset({"cursor", "offset", "since"})
-# Refusals that depend on the server's configuration: a wait over `--long-poll-max-seconds`, a
-# callback URL the outbound policy refuses.
-SEMANTIC_DETAIL_CODES = frozenset({"over_limit", "outbound_refused"})
+# Refusals that depend on the server's configuration or on field meaning: a wait over
+# `--long-poll-max-seconds`, a callback URL the outbound policy refuses, and a PATCH whose only
+# fields are the gateway's informational ones (accepted, ignored), which changes nothing (`empty`):
+# "at least one changeable field" is not something the schema can state.
+SEMANTIC_DETAIL_CODES = frozenset({"over_limit", "outbound_refused", "empty"})
 POSITIVE_REJECTED = "ST202"
 NEGATIVE_ACCEPTED = "ST201"
 
