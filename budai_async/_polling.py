@@ -44,8 +44,9 @@ def server_ignored_wait(*, requested: float, elapsed: float, changed: bool) -> b
 
     Our server answers early only when the execution ends (or at its own cap, seconds later); the
     real gateway answers at once. "At once" is under half the wait asked for, and under a second.
+    A wait of 0 (a server whose long-poll maximum is 0) is a plain read: pace it the same way.
     """
-    return not changed and elapsed < min(requested / 2, 1.0)
+    return not changed and (requested <= 0 or elapsed < min(requested / 2, 1.0))
 
 
 def fallback_poll_delay(polls: int, *, base: float = 0.25, cap: float = 5.0) -> float:
