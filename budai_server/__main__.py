@@ -88,6 +88,7 @@ LIMIT_FIELDS: dict[str, type] = {
     "max_log_line_chars": int,
     "max_log_lines_per_execution": int,
     "max_log_lines_per_second": float,
+    "template_render_max_seconds": float,
 }
 
 

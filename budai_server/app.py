@@ -183,6 +183,7 @@ async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
             http_timeout_seconds=config.http_timeout_seconds,
             outbound=config.outbound_policy(),
         ),
+        render_max_seconds=config.template_render_max_seconds,
     )
     await scheduler.start(runner, app.get(LOGBUS))
     try:

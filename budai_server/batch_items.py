@@ -19,6 +19,7 @@ import attrs
 
 from budai_async.pipeline.definition import MAX_TIMEOUT_SECONDS
 from budai_server.limits import MAX_TAG_LENGTH, MAX_TAGS
+from budai_server.outbound.policy import OutboundPolicy
 
 __all__ = [
     "ITEM_FIELDS",
@@ -116,8 +117,12 @@ class _Fault(Exception):
         self.code = code
 
 
-def parse_batch(body: Any, *, max_items: int = MAX_BATCH_ITEMS) -> BatchRequest | BodyFault:
-    """Validate a batch body; item faults stay per item, envelope faults fail the request."""
+def parse_batch(
+    body: Any, *, max_items: int = MAX_BATCH_ITEMS, policy: OutboundPolicy | None = None
+) -> BatchRequest | BodyFault:
+    """Validate a batch body; item faults stay per item, envelope faults fail the request.
+
+    With `policy`, a callback URL it refuses without DNS is a fault (code ``outbound_refused``)."""
     if not isinstance(body, Mapping):
         return BodyFault(status=422, code="invalid_body", message="body must be a JSON object", field="$")
     unknown = sorted(set(body) - BODY_FIELDS)
@@ -139,9 +144,22 @@ def parse_batch(body: Any, *, max_items: int = MAX_BATCH_ITEMS) -> BatchRequest 
         )
     try:
         defaults = _parse_defaults(body.get("defaults"))
+        _check_callbacks("defaults.callbacks", defaults.get("callbacks"), policy)
     except _Fault as fault:
         return BodyFault(status=422, code=fault.code, message=fault.message, field=fault.field)
-    return BatchRequest(items=[_parse_item(index, item, defaults) for index, item in enumerate(items)])
+    return BatchRequest(
+        items=[_parse_item(index, item, defaults, policy) for index, item in enumerate(items)]
+    )
+
+
+def _check_callbacks(field: str, callbacks: Mapping[str, str] | None, policy: OutboundPolicy | None) -> None:
+    """Raise a fault for the first callback URL `policy` refuses without DNS."""
+    if policy is None or not callbacks:
+        return
+    for key, url in callbacks.items():
+        refused = policy.refusal_without_dns(url)
+        if refused is not None:
+            raise _Fault(f"{field}.{key}", str(refused), "outbound_refused")
 
 
 def _parse_defaults(value: Any) -> dict[str, Any]:
@@ -157,7 +175,9 @@ def _parse_defaults(value: Any) -> dict[str, Any]:
     }
 
 
-def _parse_item(index: int, value: Any, defaults: Mapping[str, Any]) -> ItemSpec | ItemFault:
+def _parse_item(
+    index: int, value: Any, defaults: Mapping[str, Any], policy: OutboundPolicy | None = None
+) -> ItemSpec | ItemFault:
     where = f"items[{index}]"
     try:
         if not isinstance(value, Mapping):
@@ -169,6 +189,8 @@ def _parse_item(index: int, value: Any, defaults: Mapping[str, Any]) -> ItemSpec
         for key, item in value.items():
             if item is not None:
                 fields[key] = _FIELD_PARSERS[key](f"{where}.{key}", item)
+        if value.get("callbacks") is not None:
+            _check_callbacks(f"{where}.callbacks", fields["callbacks"], policy)
     except _Fault as fault:
         return ItemFault(index=index, code=fault.code, message=fault.message, field=fault.field)
     return ItemSpec(

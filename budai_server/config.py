@@ -18,6 +18,7 @@ from budai_server.limits import (
     MAX_LOG_LINES_PER_SECOND,
     MAX_PARAMS_BYTES,
     MAX_STEPS_PER_DEFINITION,
+    TEMPLATE_RENDER_MAX_SECONDS,
 )
 from budai_server.nesting import DEFAULT_MAX_DEPTH
 from budai_server.outbound.policy import (
@@ -120,6 +121,10 @@ class ServerConfig:
     )
     max_log_lines_per_second: float = attrs.field(
         default=MAX_LOG_LINES_PER_SECOND, validator=attrs.validators.gt(0)
+    )
+    # Time budget of one template render or condition (engine/templates.py); over it the step fails.
+    template_render_max_seconds: float = attrs.field(
+        default=TEMPLATE_RENDER_MAX_SECONDS, validator=attrs.validators.gt(0)
     )
     max_json_depth: int = attrs.field(
         default=DEFAULT_MAX_DEPTH, validator=[attrs.validators.ge(1), attrs.validators.le(500)]

@@ -12,3 +12,4 @@ MAX_PARAMS_BYTES = 256 * 1024
 MAX_LOG_LINE_CHARS = 16 * 1024
 MAX_LOG_LINES_PER_EXECUTION = 1_000_000
 MAX_LOG_LINES_PER_SECOND = 200_000  # bursts as large; the log benchmark writes ~100,000 lines/s
+TEMPLATE_RENDER_MAX_SECONDS = 1.0  # time budget of one template render or condition (engine/templates.py)

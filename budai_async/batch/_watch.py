@@ -23,8 +23,15 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import attrs
 
 from budai_async._convert import structure_execution
+from budai_async._polling import advertised_maximum
 from budai_async._version import __version__
-from budai_async.errors import APIStatusError, BudError, NotFoundError, ValidationError
+from budai_async.errors import (
+    APIStatusError,
+    BudError,
+    NotFoundError,
+    UnprocessableEntityError,
+    ValidationError,
+)
 from budai_async.logs._reconnect import ReconnectBackoff
 from budai_async.models import Execution
 
@@ -321,14 +328,26 @@ class StatusWatch:
         timeout = self._client.timeout.with_read(seconds + 10.0)
         parallel = asyncio.Semaphore(self.options.long_poll_parallel)
 
+        async def ask(ids: list[str]) -> Any:
+            return await self._client.request(
+                "POST",
+                "/budpipeline/executions/wait",
+                json_body={"ids": ids, "timeout": seconds},
+                timeout=timeout,
+            )
+
         async def poll(ids: list[str]) -> None:
+            nonlocal seconds
             async with parallel:
-                answer = await self._client.request(
-                    "POST",
-                    "/budpipeline/executions/wait",
-                    json_body={"ids": ids, "timeout": seconds},
-                    timeout=timeout,
-                )
+                try:
+                    answer = await ask(ids)
+                except UnprocessableEntityError as error:
+                    # The server's `--long-poll-max-seconds` is below ours: use its maximum from now on.
+                    maximum = advertised_maximum(error.details, "timeout", seconds)
+                    if maximum is None:
+                        raise
+                    seconds = min(seconds, maximum)
+                    answer = await ask(ids)
             if not isinstance(answer, dict):
                 raise BudError("unexpected answer from /budpipeline/executions/wait")
             for item in answer.get("items") or []:

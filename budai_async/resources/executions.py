@@ -14,8 +14,14 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from budai_async._convert import format_datetime
 from budai_async._http import TimeoutLike
-from budai_async._polling import fallback_poll_delay, long_poll_seconds, server_ignored_wait
-from budai_async.errors import APIStatusError, TimeoutError, ValidationError
+from budai_async._polling import (
+    LONG_POLL_MAX_SECONDS,
+    advertised_maximum,
+    fallback_poll_delay,
+    long_poll_seconds,
+    server_ignored_wait,
+)
+from budai_async.errors import APIStatusError, TimeoutError, UnprocessableEntityError, ValidationError
 from budai_async.models import Execution, LogEntry, Page
 from budai_async.pagination import AsyncPager
 from budai_async.resources._base import (
@@ -84,6 +90,9 @@ def _check_wait(wait: bool, timeout: float | None) -> None:
 
 class ExecutionsResource(Resource):
     """Executions (``/budpipeline/executions`` and ``/budpipeline/{id}/execute``)."""
+
+    # Longest `?wait=` to ask for: our default, lowered to the server's limit once it names it.
+    _wait_cap: float = LONG_POLL_MAX_SECONDS
 
     async def create(
         self,
@@ -388,9 +397,20 @@ class ExecutionsResource(Resource):
         return await self._wait_from(execution, execution.id, deadline_in)
 
     async def _long_poll(self, execution_id: str, seconds: float, http_timeout: TimeoutLike) -> Execution:
-        data = await self._client.request(
-            "GET", self._path(execution_id), params=[("wait", f"{seconds:g}")], timeout=http_timeout
-        )
+        try:
+            data = await self._client.request(
+                "GET", self._path(execution_id), params=[("wait", f"{seconds:g}")], timeout=http_timeout
+            )
+        except UnprocessableEntityError as error:
+            # A server whose `--long-poll-max-seconds` is below our chunk refuses it naming its
+            # maximum: remember that for this client and ask again within it.
+            maximum = advertised_maximum(error.details, "wait", seconds)
+            if maximum is None:
+                raise
+            self._wait_cap = maximum
+            data = await self._client.request(
+                "GET", self._path(execution_id), params=[("wait", f"{maximum:g}")], timeout=http_timeout
+            )
         return parse(data, Execution)
 
     async def _wait_from(
@@ -409,7 +429,7 @@ class ExecutionsResource(Resource):
                     execution_id=execution_id,
                     last_status=status,
                 )
-            seconds = long_poll_seconds(remaining)
+            seconds = long_poll_seconds(remaining, max_chunk=self._wait_cap)
             http_timeout = self._client.timeout.with_read(seconds + _LONG_POLL_MARGIN_SECONDS)
             started = loop.time()
             current = await self._long_poll(execution_id, seconds, http_timeout)

@@ -52,11 +52,13 @@ class ExecutionRunner:
         http: aiohttp.ClientSession | None = None,
         *,
         settings: ActionSettings | None = None,
+        render_max_seconds: float = templates.MAX_RENDER_SECONDS,
     ) -> None:
         self.actions = actions
         self.inventory = inventory
         self.http = http
         self.settings = settings or ActionSettings()
+        self.render_max_seconds = render_max_seconds  # time budget of each template render
         self._plans: OrderedDict[str, Definition] = OrderedDict()
 
     def plan(self, definition: Mapping[str, Any]) -> Definition:
@@ -192,7 +194,11 @@ class _Run:
                 self._start(step)
             else:
                 try:
-                    passed = templates.truthy(templates.evaluate(step.condition, self.variables))
+                    passed = templates.truthy(
+                        templates.evaluate(
+                            step.condition, self.variables, max_seconds=self.runner.render_max_seconds
+                        )
+                    )
                 except templates.TemplateError as exc:
                     await self._end(step_id, "failed", error=f"condition error: {exc}")
                     continue
@@ -298,7 +304,9 @@ class _Run:
         params = {
             name: value
             if name in spec.raw_params
-            else templates.render(value, self.variables, path=f"params.{name}")
+            else templates.render(
+                value, self.variables, path=f"params.{name}", max_seconds=self.runner.render_max_seconds
+            )
             for name, value in step.params.items()
         }
         params = coerce_to_strings(spec.params, step.params, params)
@@ -321,7 +329,9 @@ class _Run:
             inventory=self.runner.inventory,
             http=self.runner.http,
             settings=self.runner.settings,
-            evaluate=lambda expression: templates.evaluate(expression, self.variables),
+            evaluate=lambda expression: templates.evaluate(
+                expression, self.variables, max_seconds=self.runner.render_max_seconds
+            ),
         )
         self.meter.sample_memory()
         scope = asyncio.timeout(step.timeout_seconds)
@@ -417,7 +427,11 @@ class _Run:
         for name, template in self.plan.outputs.items():
             try:
                 outputs[name] = templates.render(
-                    template, self.variables, strict=False, path=f"outputs.{name}"
+                    template,
+                    self.variables,
+                    strict=False,
+                    path=f"outputs.{name}",
+                    max_seconds=self.runner.render_max_seconds,
                 )
             except templates.TemplateError as exc:
                 outputs[name] = None

@@ -9,6 +9,12 @@ refuses anything that could escape the sandbox or exhaust the server: private at
 ``cycler``/``joiner``/``namespace``/``lipsum``, macros, includes, ranges over `MAX_RANGE`, strings or
 lists over `MAX_OUTPUT`, huge powers and format-string widths. A refusal is a `TemplateError` raised
 before the offending operation runs.
+
+Those bounds still allow long renders (nested loops over capped ranges, each calling filters), and a
+render blocks the event loop, so each `render`/`evaluate` call also has a time budget
+(`MAX_RENDER_SECONDS`, the server's `template_render_max_seconds`): every output, call, filter,
+attribute or item lookup and operator checks a monotonic deadline and fails the render naming the
+limit once it has passed.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ import functools
 import math
 import re
 import string
+import time
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import attrs
@@ -29,10 +37,12 @@ from jinja2.runtime import ChainableUndefined, Context, StrictUndefined, Undefin
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from budai_async.pipeline._params_schema import json_text
+from budai_server.limits import TEMPLATE_RENDER_MAX_SECONDS
 
 __all__ = [
     "MAX_OUTPUT",
     "MAX_RANGE",
+    "MAX_RENDER_SECONDS",
     "TemplateError",
     "check",
     "evaluate",
@@ -47,6 +57,8 @@ MAX_OUTPUT = 1_000_000
 MAX_SOURCE = 20_000
 """Longest template or expression source accepted."""
 MAX_LOOP_DEPTH = 2
+MAX_RENDER_SECONDS = TEMPLATE_RENDER_MAX_SECONDS
+"""Default time budget of one `render` or `evaluate` call (ServerConfig.template_render_max_seconds)."""
 MAX_POWER_BITS = 4_096
 
 _BANNED_NAMES = frozenset({"cycler", "joiner", "namespace", "lipsum", "self"})
@@ -68,6 +80,32 @@ _BRACE_SPEC = re.compile(r"\{[^{}]*:([^{}]*)\}|\{[^{}]*:[^{}]*\{")
 
 class TemplateError(Exception):
     """A template or condition could not be compiled or evaluated; never retried."""
+
+
+# --------------------------------------------------------------------------- time budget
+
+# (deadline on the monotonic clock, budget in seconds) of the render running in this context.
+_DEADLINE: ContextVar[tuple[float, float] | None] = ContextVar("template_deadline", default=None)
+
+
+def _tick() -> None:
+    """Fail the running render once its time budget is spent (called from every sandbox hook)."""
+    budget = _DEADLINE.get()
+    if budget is not None and time.monotonic() > budget[0]:
+        raise TemplateError(
+            f"rendering took longer than {budget[1]:g} s and was stopped (limit template_render_max_seconds)"
+        )
+
+
+def _within_budget(max_seconds: float, work: Callable[[], Any]) -> Any:
+    """Run `work` under a deadline `max_seconds` from now (an enclosing budget, if any, is kept)."""
+    if _DEADLINE.get() is not None:
+        return work()
+    token = _DEADLINE.set((time.monotonic() + max_seconds, max_seconds))
+    try:
+        return work()
+    finally:
+        _DEADLINE.reset(token)
 
 
 # --------------------------------------------------------------------------- size guards
@@ -157,6 +195,7 @@ def _guarded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _tick()
         checked = _guard_filter(name, args[skip:], kwargs)
         return func(*args[:skip], *checked, **kwargs)
 
@@ -166,6 +205,7 @@ def _guarded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 def _finalize(value: Any) -> Any:
     """Values placed inside text read as JSON (``true``, ``null``, ``{"a": 1}``), as a whole-value
     placeholder feeding a string param does (`budai_async.pipeline._params_schema.json_text`)."""
+    _tick()
     if value is None or isinstance(value, bool | dict | list | tuple):
         return json_text(value)
     return value
@@ -194,6 +234,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         self.filters = {name: _guarded_filter(name, func) for name, func in self.filters.items()}
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        _tick()
         if isinstance(attribute, str) and attribute.startswith("_"):  # refuse before touching the object
             raise SecurityError(f"access to attribute {attribute!r} is not allowed")
         if isinstance(obj, Mapping):
@@ -204,6 +245,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
+        _tick()
         if isinstance(argument, str) and argument.startswith("_"):
             raise SecurityError(f"access to item {argument!r} is not allowed")
         return super().getitem(obj, argument)
@@ -219,6 +261,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return wrapper
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        _tick()
         if operator == "*":
             for seq, count in ((left, right), (right, left)):
                 if isinstance(seq, str | list | tuple) and isinstance(count, int):
@@ -232,6 +275,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _tick()
         owner = getattr(__obj, "__self__", None)
         if isinstance(owner, str):
             _guard_str_method(getattr(__obj, "__name__", ""), owner, args, kwargs)
@@ -391,13 +435,24 @@ def _to_json(value: Any) -> Any:
 # --------------------------------------------------------------------------- public API
 
 
-def render(value: Any, variables: Mapping[str, Any], *, strict: bool = True, path: str = "") -> Any:
+def render(
+    value: Any,
+    variables: Mapping[str, Any],
+    *,
+    strict: bool = True,
+    path: str = "",
+    max_seconds: float = MAX_RENDER_SECONDS,
+) -> Any:
     """Render every template string inside a JSON value; other values are copied as they are.
 
     A string that is exactly one ``{{ ... }}`` keeps the JSON type of its result. With `strict`, an
     undefined name is an error (step params); otherwise it becomes None or "" (execution outputs).
-    Raises TemplateError naming `path`.
+    The whole value shares one time budget of `max_seconds`. Raises TemplateError naming `path`.
     """
+    return _within_budget(max_seconds, lambda: _render(value, variables, strict, path))
+
+
+def _render(value: Any, variables: Mapping[str, Any], strict: bool, path: str) -> Any:
     if isinstance(value, str):
         if "{{" not in value and "{%" not in value:
             return value
@@ -407,20 +462,24 @@ def render(value: Any, variables: Mapping[str, Any], *, strict: bool = True, pat
             raise TemplateError(f"{path}: {exc}" if path else str(exc)) from None
     if isinstance(value, Mapping):
         return {
-            key: render(item, variables, strict=strict, path=f"{path}.{key}" if path else str(key))
+            key: _render(item, variables, strict, f"{path}.{key}" if path else str(key))
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [render(item, variables, strict=strict, path=f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_render(item, variables, strict, f"{path}[{i}]") for i, item in enumerate(value)]
     return value
 
 
-def evaluate(expression: str, variables: Mapping[str, Any]) -> Any:
+def evaluate(
+    expression: str, variables: Mapping[str, Any], *, max_seconds: float = MAX_RENDER_SECONDS
+) -> Any:
     """Evaluate a condition (braces optional); an undefined name reads as undefined (falsy).
 
-    Raises TemplateError on a syntax error, a refused construct or a failing operation.
+    Raises TemplateError on a syntax error, a refused construct, a failing operation or when it
+    runs over `max_seconds`.
     """
-    return _run(_compile(expression, "expression", False), variables)
+    compiled = _compile(expression, "expression", False)
+    return _within_budget(max_seconds, lambda: _run(compiled, variables))
 
 
 def truthy(value: Any) -> bool:

@@ -89,7 +89,14 @@ def _model_schemas() -> dict[str, Schema]:
 
 def _error_schemas() -> dict[str, Schema]:
     issue = obj(
-        {"path": STRING, "message": STRING, "code": STRING},
+        {
+            "path": STRING,
+            "message": STRING,
+            "code": STRING,
+            "limit": {**STRING, "description": "code `over_limit`: the configured limit's name"},
+            "maximum": {"type": "number", "description": "code `over_limit`: the limit's value"},
+            "rule": {**STRING, "description": "code `outbound_refused`: the outbound policy's rule"},
+        },
         ("path", "message", "code"),
         description="One fault: `path` names the field (`tags[2]`, `definition.steps[0].action`, `limit`).",
     )

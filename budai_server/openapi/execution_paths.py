@@ -142,7 +142,8 @@ def execution_paths() -> dict[str, Schema]:
                     query(
                         "wait",
                         {"type": "number", "minimum": 0},
-                        "long-poll up to this many seconds, capped by the server's limit",
+                        "long-poll up to this many seconds; over the server's "
+                        "`long_poll_max_seconds`: 422 `over_limit`",
                     ),
                 ),
             )

@@ -225,12 +225,13 @@ def _fan_out_paths() -> dict[str, Schema]:
                 "Long-poll until any of some executions has ended",
                 "fan-out",
                 {"200": json_answer(ref("WaitResult"), "Ended, pending and unknown ids.")},
-                errors=(413,),
+                errors=(413, 422),
                 body=ref("WaitRequest"),
                 example={"ids": ["exec_00000000000000000000000000000000"], "timeout": 0},
                 post=True,
                 description="Answers at once when some had already ended, else at the first end or "
-                "when `timeout` passes. 413 over the id limit.",
+                "when `timeout` passes. 413 over the id limit; 422 `over_limit` for a `timeout` over the "
+                "server's `long_poll_max_seconds`.",
             )
         },
     }

@@ -32,6 +32,7 @@ __all__ = [
     "OutboundRefused",
     "blocked_rule",
     "embedded_ipv4",
+    "is_localhost",
     "is_loopback_bind",
     "make_policy",
     "parse_allow_list",
@@ -51,6 +52,7 @@ _PRIVATE: tuple[Network, ...] = tuple(
     for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 )
 _METADATA = ipaddress.IPv4Address("169.254.169.254")
+_LOOPBACK: tuple[Address, ...] = (ipaddress.IPv4Address("127.0.0.1"), ipaddress.IPv6Address("::1"))
 _SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
 _NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
 _LEGACY_LABEL = re.compile(r"^(0[xX][0-9a-fA-F]*|[0-9]+)$")
@@ -136,6 +138,12 @@ def parse_host(host: str) -> tuple[Address | None, bool]:
         except OSError:
             return None, False
     return None, True
+
+
+def is_localhost(host: str) -> bool:
+    """True for ``localhost`` and ``*.localhost``: loopback by definition (RFC 6761), no DNS needed."""
+    name = host.lower().rstrip(".")
+    return name == "localhost" or name.endswith(".localhost")
 
 
 def is_loopback_bind(host: str) -> bool:
@@ -229,6 +237,33 @@ class OutboundPolicy:
             )
         if address is not None:
             self.check_address(target, address)
+
+    def refusal_without_dns(self, url: str) -> OutboundRefused | None:
+        """Why `url` will be refused, as far as that is known without DNS; None when it may pass.
+
+        For URLs stored now and requested later (callbacks), so a certain refusal is answered at
+        once: `check_url` (scheme, literal and encoded addresses), and ``localhost`` names, which
+        are refused unless a loopback address is allowed. Other host names are checked on delivery.
+        """
+        try:
+            parsed = URL(url)
+            self.check_url(parsed)
+        except OutboundRefused as refused:
+            return refused
+        except ValueError:
+            return None  # not a URL at all: the caller's URL check answers that
+        host = parsed.raw_host or ""
+        if not is_localhost(host) or self.host_allowed(host):
+            return None
+        refusals: list[OutboundRefused] = []
+        for address in _LOOPBACK:
+            try:
+                self.check_address(url, address)
+            except OutboundRefused as refused:
+                refusals.append(refused)
+            else:
+                return None
+        return OutboundRefused(url, "loopback", f"{host} names a loopback address ({refusals[0].detail})")
 
 
 def make_policy(

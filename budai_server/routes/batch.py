@@ -45,7 +45,7 @@ async def execute_batch(request: web.Request) -> web.Response:
         body = await read_json_object(request)
     except web.HTTPRequestEntityTooLarge as exc:
         raise _too_large(None, config.max_body_bytes) from exc
-    parsed = parse_batch(body)
+    parsed = parse_batch(body, policy=config.outbound_policy())
     if isinstance(parsed, BodyFault):
         raise ApiError(
             parsed.status,

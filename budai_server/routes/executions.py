@@ -20,13 +20,14 @@ from budai_async.models import Execution, ExecutionStatus, Priority
 from budai_async.pipeline.definition import MAX_TIMEOUT_SECONDS
 from budai_server.gateway_views import execution_events, execution_steps, progress_summary
 from budai_server.listing import SORT_FIELDS, ExecutionQuery, decode_cursor
+from budai_server.outbound.policy import OutboundPolicy
 from budai_server.progress import progress_view
 from budai_server.retry_params import merge_retry_params
 from budai_server.routes.context import checker_of, config_of, scheduler_of, store_of
 from budai_server.routes.errors import ApiError, json_response
 from budai_server.routes.gateway_fields import ORIGIN_FIELDS, page_window, parse_origin
 from budai_server.routes.middleware import idempotency_record
-from budai_server.routes.parse import MISSING, Fields, QueryFields, read_json_object
+from budai_server.routes.parse import MISSING, Fields, QueryFields, over_limit, read_json_object
 from budai_server.routes.pipelines import DEFINITION_ALIASES, MAX_PAGE, definition_field
 from budai_server.scheduler import (
     ExecutionAlreadyFinished,
@@ -58,11 +59,12 @@ class RunOptions:
     origin: dict[str, Any] = attrs.field(factory=dict)
 
 
-def parse_run_options(fields: Fields) -> RunOptions:
-    """Read `params, priority, callbacks, tags, timeout_seconds` (faults collect in `fields`)."""
+def parse_run_options(fields: Fields, policy: OutboundPolicy | None = None) -> RunOptions:
+    """Read `params, priority, callbacks, tags, timeout_seconds` (faults collect in `fields`);
+    callback URLs that `policy` refuses without DNS are faults too."""
     params = fields.obj("params", nullable=True)
     priority = fields.choice("priority", PRIORITIES, Priority)
-    callbacks = fields.callbacks()
+    callbacks = fields.callbacks(policy=policy)
     tags = fields.tags()
     timeout = fields.number("timeout_seconds", exclusive_minimum=0, maximum=MAX_TIMEOUT_SECONDS)
 
@@ -114,7 +116,7 @@ async def execute_pipeline(request: web.Request) -> web.Response:
     """POST /budpipeline/{pipeline_id}/execute -> 201 pending execution."""
     pipeline_id = request.match_info["pipeline_id"]
     fields = Fields(await read_json_object(request, optional=True), allowed=RUN_OPTION_FIELDS)
-    options = parse_run_options(fields)
+    options = parse_run_options(fields, config_of(request).outbound_policy())
     fields.check()
     pipeline = await store_of(request).get_pipeline(pipeline_id)
     if pipeline is None:
@@ -128,7 +130,7 @@ async def run_ephemeral(request: web.Request) -> web.Response:
     """POST /budpipeline/run {pipeline_definition, params, ...} -> 201 execution without a pipeline."""
     fields = Fields(await read_json_object(request), allowed=RUN_OPTION_FIELDS | set(RUN_DEFINITION_ALIASES))
     field, definition = definition_field(fields, RUN_DEFINITION_ALIASES, required=True)
-    options = parse_run_options(fields)
+    options = parse_run_options(fields, config_of(request).outbound_policy())
     fields.check()
     return await submit(request, _request(request, definition, field, options))
 
@@ -206,16 +208,18 @@ async def _existing(request: web.Request) -> Execution:
 async def get_execution(request: web.Request) -> web.Response:
     """GET /budpipeline/executions/{id}[?wait=SECONDS]: with `wait`, answer once terminal or at timeout.
 
-    The wait is capped by the server's `long_poll_max_seconds`; the answer is the current state
-    either way (check `status`).
+    A `wait` over the server's `long_poll_max_seconds` is a 422 naming the limit (and its value, so a
+    client can adapt); after the wait the answer is the current state either way (check `status`).
     """
     query = QueryFields(request.query)
     wait = query.number("wait", minimum=0)
+    most = config_of(request).long_poll_max_seconds
+    if wait is not None and wait > most:
+        query.issues.append(over_limit("wait", wait, most, "long_poll_max_seconds"))
     query.check()
     if not wait:
         return json_response(to_json_dict(await _existing(request)))
     execution_id = request.match_info["execution_id"]
-    wait = min(wait, config_of(request).long_poll_max_seconds)
     execution = await scheduler_of(request).wait_terminal(execution_id, wait)
     if execution is None:
         raise ApiError.not_found("execution", execution_id)
@@ -275,7 +279,7 @@ async def retry_execution(request: web.Request) -> web.Response:
     key sent as null is removed.
     """
     fields = Fields(await read_json_object(request, optional=True), allowed=RUN_OPTION_FIELDS)
-    options = parse_run_options(fields)
+    options = parse_run_options(fields, config_of(request).outbound_policy())
     fields.check()
     original = await _existing(request)
     if not original.is_terminal:

@@ -20,9 +20,10 @@ from multidict import MultiMapping
 from budai_server.appkeys import CONFIG
 from budai_server.limits import MAX_TAG_LENGTH, MAX_TAGS
 from budai_server.nesting import exceeds_depth
+from budai_server.outbound.policy import OutboundPolicy
 from budai_server.routes.errors import ApiError
 
-__all__ = ["MISSING", "Fields", "QueryFields", "issue", "read_json_object"]
+__all__ = ["MISSING", "Fields", "QueryFields", "issue", "over_limit", "read_json_object"]
 
 E = TypeVar("E")
 
@@ -33,6 +34,12 @@ MAX_NAME_LENGTH = 200
 def issue(path: str, message: str, code: str = "invalid") -> dict[str, Any]:
     """One entry of a 422's `details`."""
     return {"path": path, "message": message, "code": code}
+
+
+def over_limit(path: str, value: float, maximum: float, limit: str) -> dict[str, Any]:
+    """A 422 `details` entry for a value over a configurable limit; `maximum` lets a client adapt."""
+    message = f"{value:g} is over the limit: at most {maximum:g} ({limit})"
+    return {**issue(path, message, "over_limit"), "limit": limit, "maximum": maximum}
 
 
 def _reject_constant(name: str) -> Any:
@@ -226,8 +233,9 @@ class Fields:
                 tags.append(tag)
         return tags if ok else MISSING
 
-    def callbacks(self, name: str = "callbacks") -> Any:
-        """``{on_complete?, on_failure?}`` with absolute http(s) URLs."""
+    def callbacks(self, name: str = "callbacks", *, policy: OutboundPolicy | None = None) -> Any:
+        """``{on_complete?, on_failure?}`` with absolute http(s) URLs; with `policy`, a URL it refuses
+        without DNS (literal addresses, ``localhost``) is a fault too (code ``outbound_refused``)."""
         value = self._typed(name, (dict,), "an object", False, True)
         if not isinstance(value, dict):
             return value
@@ -236,8 +244,13 @@ class Fields:
         for key in ("on_complete", "on_failure"):
             url = sub.string(key, nullable=True, max_length=2048)
             if isinstance(url, str):
+                refused = None if policy is None else policy.refusal_without_dns(url)
                 if not _is_http_url(url):
                     sub.fail(key, "must be an absolute http(s) URL", "url")
+                elif refused is not None:
+                    sub.issues.append(
+                        {**issue(sub.path(key), str(refused), "outbound_refused"), "rule": refused.rule}
+                    )
                 else:
                     result[key] = url
         self.issues.extend(sub.issues)

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 
 from budai_async.pipeline.definition import MAX_TIMEOUT_SECONDS
+from budai_server.outbound.policy import OutboundPolicy
 from budai_server.routes.executions import PRIORITIES
 from budai_server.routes.parse import MAX_NAME_LENGTH, MISSING, Fields
 from budai_server.routes.trigger_wiring import pipeline_ref
@@ -112,8 +113,12 @@ def _timing(fields: Fields) -> tuple[dict[str, Any], str]:
     return found, prefix
 
 
-def parse_schedule_input(fields: Fields, *, creating: bool) -> ScheduleInput:
-    """Read every schedule field; `creating` makes pipeline id, name and the timing required."""
+def parse_schedule_input(
+    fields: Fields, *, creating: bool, policy: OutboundPolicy | None = None
+) -> ScheduleInput:
+    """Read every schedule field; `creating` makes pipeline id, name and the timing required.
+
+    Callback URLs that `policy` refuses without DNS are faults (see `Fields.callbacks`)."""
     pipeline_id = None
     if creating:
         pipeline_id = _given(pipeline_ref(fields))
@@ -145,7 +150,7 @@ def parse_schedule_input(fields: Fields, *, creating: bool) -> ScheduleInput:
         enabled=read_bool(fields, "enabled"),
         priority=_given(fields.choice("priority", PRIORITIES, str)),
         tags=_given(fields.tags()),
-        callbacks=_given(fields.callbacks()),
+        callbacks=_given(fields.callbacks(policy=policy)),
         timeout_seconds=_given(timeout),
         timeout_sent=fields.has("timeout_seconds") and timeout is not MISSING,
         catchup=_given(fields.choice("catchup", CATCHUP_POLICIES, str)),

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from budai_async._convert import to_json_dict
 from budai_async.models import Execution
-from budai_server.routes.context import store_of
+from budai_server.routes.context import config_of, store_of
 from budai_server.routes.errors import ApiError, json_response
 from budai_server.routes.parse import Fields, QueryFields, read_json_object
 from budai_server.routes.schedule_fields import SPEC_FIELDS, ScheduleInput, parse_schedule_input
@@ -101,7 +101,7 @@ def _spec_error(exc: SpecError, prefix: str) -> ApiError:
 
 async def create_schedule(request: web.Request) -> web.Response:
     fields = Fields(await read_json_object(request), allowed=SPEC_FIELDS | {"workflow_id", "pipeline_id"})
-    data = parse_schedule_input(fields, creating=True)
+    data = parse_schedule_input(fields, creating=True, policy=config_of(request).outbound_policy())
     fields.check()
     assert data.pipeline_id is not None and data.name is not None
     if await store_of(request).get_pipeline(data.pipeline_id) is None:
@@ -215,7 +215,7 @@ def _as_dict(record: ScheduleRecord) -> dict[str, Any]:
 async def update_schedule(request: web.Request) -> web.Response:
     record = await _load(request)
     fields = Fields(await read_json_object(request), allowed=SPEC_FIELDS)
-    data = parse_schedule_input(fields, creating=False)
+    data = parse_schedule_input(fields, creating=False, policy=config_of(request).outbound_policy())
     fields.check()
     updated = _updated(record, data, clock_of(request).now())
     if not await _schedules(request).replace(updated):

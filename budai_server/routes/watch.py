@@ -28,7 +28,7 @@ from budai_server.logs.watch_hub import Watch, WatchHub
 from budai_server.nesting import exceeds_depth
 from budai_server.routes.context import config_of, store_of
 from budai_server.routes.errors import ApiError, dump_json, json_response
-from budai_server.routes.parse import Fields, QueryFields, issue, read_json_object
+from budai_server.routes.parse import Fields, QueryFields, issue, over_limit, read_json_object
 from budai_server.store.batch_writes import get_executions, get_statuses
 from budai_server.store.database import Store, db_time
 
@@ -121,12 +121,13 @@ async def wait_many(request: web.Request) -> web.Response:
     fields = Fields(body, allowed=("ids", "timeout"))
     limit = config_of(request).long_poll_max_seconds
     timeout = fields.number("timeout", nullable=True)
+    if isinstance(timeout, float) and timeout > limit:
+        fields.issues.append(over_limit("timeout", timeout, limit, "long_poll_max_seconds"))
     fields.check()
     if not isinstance(timeout, float):
-        timeout = DEFAULT_WAIT
+        timeout = min(DEFAULT_WAIT, limit)  # the default adapts to the limit; only a sent value is refused
     if timeout < 0:
         raise ApiError.invalid([issue("timeout", "must be >= 0", "range")])
-    timeout = min(timeout, limit)
     ids = _check_ids(body.get("ids"), "ids")
     hub = _hub(request)
     watch = hub.open(Watch())

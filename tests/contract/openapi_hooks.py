@@ -13,6 +13,9 @@ come from such checks, each recognised by the error code the server answers with
 * an `Idempotency-Key` reused with another body is refused (422 `idempotency_key_reused`), and
   generated keys repeat;
 * a websocket route called without the upgrade answers 400 `websocket_required`;
+* a long-poll wait over the server's configured maximum and a callback URL its outbound policy
+  refuses are 422s naming the limit (detail codes `over_limit`, `outbound_refused`);
+* a PATCH sending only fields that change nothing is 422 with detail code `empty`;
 * a batch answers a faulty item alone: the request succeeds with the item's error in its result.
 """
 
@@ -27,6 +30,11 @@ SEMANTIC_CODES = frozenset(
     {"invalid_definition", "idempotency_key_reused", "invalid_schedule", "trigger_failed"}
 )
 SEMANTIC_FIELDS = frozenset({"cursor", "offset", "since"})
+# Refusals that depend on the server's configuration or on field meaning: a wait over
+# `--long-poll-max-seconds`, a callback URL the outbound policy refuses, and a PATCH whose only
+# fields are the gateway's informational ones (accepted, ignored), which changes nothing (`empty`):
+# "at least one changeable field" is not something the schema can state.
+SEMANTIC_DETAIL_CODES = frozenset({"over_limit", "outbound_refused", "empty"})
 POSITIVE_REJECTED = "ST202"
 NEGATIVE_ACCEPTED = "ST201"
 
@@ -53,8 +61,13 @@ def _semantic_refusal(status: int, body: Any) -> bool:
     details = error.get("details")
     if code != "validation_error" or not isinstance(details, list) or not details:
         return False
-    paths = [str(detail.get("path", "")) for detail in details if isinstance(detail, dict)]
-    return all(path.startswith("params") or path in SEMANTIC_FIELDS for path in paths)
+    entries = [detail for detail in details if isinstance(detail, dict)]
+    return all(
+        str(entry.get("path", "")).startswith("params")
+        or entry.get("path") in SEMANTIC_FIELDS
+        or entry.get("code") in SEMANTIC_DETAIL_CODES
+        for entry in entries
+    )
 
 
 def _item_refused_alone(operation_id: str | None, status: int, body: Any) -> bool:

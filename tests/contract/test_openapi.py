@@ -223,6 +223,16 @@ def _error(code: str, *paths: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": "m", "details": details}}
 
 
+def _limit_error(path: str, detail_code: str) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": "validation_error",
+            "message": "m",
+            "details": [{"path": path, "message": "m", "code": detail_code}],
+        }
+    }
+
+
 @pytest.mark.parametrize(
     ("code", "operation", "status", "body", "kept"),
     [
@@ -232,6 +242,10 @@ def _error(code: str, *paths: str) -> dict[str, Any]:
         ("ST202", "listExecutions", 422, _error("validation_error", "cursor"), False),
         ("ST202", "streamExecutionLogs", 400, _error("websocket_required"), False),
         ("ST202", "executePipeline", 422, _error("validation_error", "priority"), True),
+        ("ST202", "getExecution", 422, _limit_error("wait", "over_limit"), False),
+        ("ST202", "runPipeline", 422, _limit_error("callbacks.on_complete", "outbound_refused"), False),
+        ("ST202", "getExecution", 422, _limit_error("wait", "range"), True),
+        ("ST202", "updatePipeline", 422, _limit_error("", "empty"), False),
         ("ST202", "executePipeline", 422, _error("validation_error", "params.who", "tags[0]"), True),
         ("ST202", "createPipeline", 400, _error("invalid_json"), True),
         ("ST202", "createPipeline", 500, _error("internal_error"), True),

@@ -53,12 +53,15 @@ def step(step_id: str, action: str, **params: Any) -> dict[str, Any]:
     return {"id": step_id, "action": action, "params": params}
 
 
-async def run(client: Client, definition: dict[str, Any], **body: Any) -> Any:
-    """Run a definition ephemerally and long-poll until it ends."""
+async def run(client: Client, definition: dict[str, Any], *, wait: float = 10.0, **body: Any) -> Any:
+    """Run a definition ephemerally and long-poll (`wait` seconds at a time) until it ends."""
     created = await json_of(
         client, "POST", "/budpipeline/run", json={"pipeline_definition": definition, **body}, expect=201
     )
     path = f"/budpipeline/executions/{created['id']}"
-    execution = await json_of(client, "GET", path, params={"wait": "10"}, expect=200)
+    for _ in range(max(1, int(10 / wait))):
+        execution = await json_of(client, "GET", path, params={"wait": f"{wait:g}"}, expect=200)
+        if execution["status"] not in ("pending", "running"):
+            break
     assert execution["status"] not in ("pending", "running"), execution
     return execution

@@ -243,7 +243,7 @@ async def target(aiohttp_client: Any, bud_server: TestServer) -> Target:
         json={"name": "p", "definition": {"steps": [step("a", "log", message="{{ params.x }}")]}},
         expect=201,
     )
-    execution = await run(client, {"steps": [step("a", "log", message="x")]})
+    execution = await run(client, {"steps": [step("a", "log", message="x")]}, wait=0.05)
     return Target(client, {"pipeline_id": pipeline["id"], "execution_id": execution["id"]})
 
 
