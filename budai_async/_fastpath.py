@@ -95,11 +95,17 @@ def fast_step(data: Any) -> StepRun | None:
     error = get("error")
     if error is not None and type(error) is not str:
         return None
+    return _step_run(data, get("status", StepStatus.PENDING))
+
+
+def _step_run(data: dict[str, Any], status: Any) -> StepRun | None:
+    """The `StepRun` both step shapes share, its status read by the caller; None on a bad value."""
+    get = data.get
     try:
         return StepRun(
-            status=_enum(StepStatus, _STEP_STATUS, get("status", StepStatus.PENDING)),
+            status=_enum(StepStatus, _STEP_STATUS, status),
             output=get("output"),
-            error=error,
+            error=get("error"),
             attempts=int(get("attempts", 0)),
             skip_reason=_text(get("skip_reason")),
             started_at=_when(get("started_at")),
@@ -123,19 +129,8 @@ def _wire_step(item: Any) -> tuple[str, StepRun] | None:
         or any(key in item for key in _FOREIGN_STEP_KEYS)
     ):
         return None
-    try:
-        return step_id, StepRun(
-            status=_enum(StepStatus, _STEP_STATUS, get("run_status") or get("status", "pending")),
-            output=get("output"),
-            error=error,
-            attempts=int(get("attempts", 0)),
-            skip_reason=_text(get("skip_reason")),
-            started_at=_when(get("started_at")),
-            completed_at=_when(get("completed_at")),
-            duration_seconds=_seconds(get("duration_seconds")),
-        )
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
+    run = _step_run(item, get("run_status") or get("status", "pending"))
+    return None if run is None else (step_id, run)
 
 
 def _steps(steps: Any) -> dict[str, StepRun] | None:
