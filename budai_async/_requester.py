@@ -18,9 +18,19 @@ import attrs
 from budai_async._convert import to_json_dict
 from budai_async._http import Timeout, TimeoutLike
 from budai_async._retry import RetryPolicy
+from budai_async._version import __version__
 from budai_async.errors import ValidationError
 
-__all__ = ["UNSET", "Query", "Requester", "Unset", "encode_json", "json_default", "new_idempotency_key"]
+__all__ = [
+    "UNSET",
+    "Query",
+    "Requester",
+    "Unset",
+    "encode_json",
+    "json_default",
+    "new_idempotency_key",
+    "websocket_headers",
+]
 
 
 class Unset:
@@ -60,6 +70,14 @@ def encode_json(value: Any) -> bytes:
         raise ValidationError(f"request body is not JSON: {exc}") from exc
 
 
+def websocket_headers(api_key: str | None) -> dict[str, str]:
+    """Headers of a websocket handshake (log follow, status watch): the REST calls' key and user agent."""
+    headers = {"User-Agent": f"budai-async/{__version__}"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
+
+
 class Requester(Protocol):
     """The client as its parts see it: where it points, how it retries, and its one `request()`."""
 
@@ -74,6 +92,9 @@ class Requester(Protocol):
 
     @property
     def retry_policy(self) -> RetryPolicy: ...
+
+    @property
+    def websocket_proxy(self) -> str | None: ...
 
     async def request(
         self,

@@ -17,14 +17,14 @@ import contextlib
 import json
 import random
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import attrs
 
 from budai_async._convert import structure_execution
 from budai_async._polling import advertised_maximum
-from budai_async._version import __version__
+from budai_async._requester import websocket_headers
 from budai_async.errors import (
     APIStatusError,
     BudError,
@@ -36,36 +36,14 @@ from budai_async.logs._reconnect import ReconnectBackoff
 from budai_async.models import Execution
 
 if TYPE_CHECKING:
-    from budai_async._http import Timeout
+    from budai_async._requester import Requester
     from budai_async.batch._watch_link import Link
 
-__all__ = ["StatusWatch", "WatchClient", "WatchMethod", "WatchOptions", "watch_headers", "watch_url"]
+__all__ = ["StatusWatch", "WatchMethod", "WatchOptions", "watch_url"]
 
 WatchMethod = Literal["auto", "websocket", "longpoll"]
 MAX_IDS_PER_FRAME = 1000
 _CLOSE_LAGGING = 4008
-
-
-class WatchClient(Protocol):
-    """What a watch needs from `AsyncBudClient` (a protocol: this module never imports the client)."""
-
-    @property
-    def base_url(self) -> str: ...
-
-    @property
-    def api_key(self) -> str | None: ...
-
-    @property
-    def timeout(self) -> Timeout: ...
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = ...,
-        timeout: Any = ...,  # noqa: ASYNC109 - the client's per-request HTTP timeout
-    ) -> Any: ...
 
 
 @attrs.frozen(kw_only=True)
@@ -95,14 +73,6 @@ def watch_url(base_url: str, query: dict[str, str] | None = None) -> str:
     return urlunsplit((scheme, parts.netloc, path, urlencode(query or {}), ""))
 
 
-def watch_headers(api_key: str | None) -> dict[str, str]:
-    """Handshake headers: the same Bearer key and user agent as REST calls."""
-    headers = {"User-Agent": f"budai-async/{__version__}"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    return headers
-
-
 class _NoWebsocket(Exception):
     """The server has no websocket route: use the long-poll."""
 
@@ -118,7 +88,7 @@ class StatusWatch:
 
     def __init__(
         self,
-        client: WatchClient,
+        client: Requester,
         *,
         method: WatchMethod = "auto",
         options: WatchOptions | None = None,
@@ -242,7 +212,7 @@ class StatusWatch:
         from budai_async.batch import _watch_link as wire  # late: keeps websockets off the import path
 
         url = watch_url(self._client.base_url, {"heartbeat": f"{self.options.heartbeat_seconds:g}"})
-        headers = watch_headers(self._client.api_key)
+        headers = websocket_headers(self._client.api_key)
         backoff = ReconnectBackoff(
             what="status watch",
             base=self.options.reconnect_base_seconds,
@@ -257,7 +227,7 @@ class StatusWatch:
                     headers,
                     open_timeout=self.options.open_timeout_seconds,
                     max_size=self.options.max_frame_bytes,
-                    proxy=getattr(self._client, "websocket_proxy", None),
+                    proxy=self._client.websocket_proxy,
                 )
             except wire.NoRoute:
                 if self._method == "auto":

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from budai_async._convert import converter, format_datetime
-from budai_async._version import __version__
+from budai_async._requester import websocket_headers
 from budai_async.errors import BudError, ValidationError
 from budai_async.logs._stream import FollowOptions, LogStream
 from budai_async.logs.cursor import parse_level, parse_since
 from budai_async.models import LogEntry
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from budai_async._requester import Requester
 
 __all__ = [
     "FollowOptions",
@@ -101,31 +101,9 @@ def stream_url(base_url: str, execution_id: str) -> str:
     return urlunsplit((scheme, parts.netloc, path, "", ""))
 
 
-class LogClient(Protocol):
-    """What `logs` needs from `AsyncBudClient` (a protocol, so this module does not import the client)."""
-
-    @property
-    def base_url(self) -> str: ...
-
-    @property
-    def api_key(self) -> str | None: ...
-
-    async def request(
-        self, method: str, path: str, *, params: Sequence[tuple[str, str]] | None = None
-    ) -> Any: ...
-
-
-def stream_headers(api_key: str | None) -> dict[str, str]:
-    """Headers of the websocket handshake: the same Bearer key and user agent as REST calls."""
-    headers = {"User-Agent": f"budai-async/{__version__}"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    return headers
-
-
 @overload
 def execution_logs(
-    client: LogClient,
+    client: Requester,
     execution_id: str,
     *,
     level: str | None = ...,
@@ -139,7 +117,7 @@ def execution_logs(
 
 @overload
 def execution_logs(
-    client: LogClient,
+    client: Requester,
     execution_id: str,
     *,
     level: str | None = ...,
@@ -152,7 +130,7 @@ def execution_logs(
 
 
 def execution_logs(
-    client: LogClient,
+    client: Requester,
     execution_id: str,
     *,
     level: str | None = None,
@@ -177,11 +155,11 @@ def execution_logs(
     if follow:
         return LogStream(
             stream_url(client.base_url, execution_id),
-            headers=stream_headers(client.api_key),
+            headers=websocket_headers(client.api_key),
             query=query,
             after_seq=after_seq,
             options=options,
-            proxy=getattr(client, "websocket_proxy", None),
+            proxy=client.websocket_proxy,
         )
     path = f"/budpipeline/executions/{quote(execution_id, safe='')}/logs"
 

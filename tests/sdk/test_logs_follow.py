@@ -21,8 +21,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from budai_async import AsyncBudClient
+from budai_async._requester import websocket_headers
 from budai_async.errors import APIConnectionError, AuthenticationError, NotFoundError, ValidationError
-from budai_async.logs._reader import FollowOptions, LogStream, execution_logs, stream_headers, stream_url
+from budai_async.logs._reader import FollowOptions, LogStream, execution_logs, stream_url
 from budai_async.models import ExecutionStatus, LogEntry, LogLevel
 from budai_server.app import create_app
 from budai_server.config import ServerConfig
@@ -43,7 +44,7 @@ class Served:
         """A follower with extra query parameters (the test-only `drop_every`)."""
         return LogStream(
             stream_url(self.client.base_url, execution_id),
-            headers=stream_headers(None),
+            headers=websocket_headers(None),
             query=query,
             options=options,
         )

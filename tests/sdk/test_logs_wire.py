@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from budai_async._requester import websocket_headers
 from budai_async.errors import ValidationError
-from budai_async.logs._reader import build_query, stream_headers, stream_url
+from budai_async.logs._reader import build_query, stream_url
 from budai_async.logs._stream import FollowOptions, _entry
 from budai_async.models import LogEntry, LogLevel
 
@@ -30,9 +31,9 @@ def test_stream_url_quotes_the_id_and_refuses_other_schemes() -> None:
 
 
 def test_stream_headers_carry_the_bearer_key_only_when_given() -> None:
-    assert stream_headers("k")["Authorization"] == "Bearer k"
-    assert "Authorization" not in stream_headers(None)
-    assert stream_headers(None)["User-Agent"].startswith("budai-async/")
+    assert websocket_headers("k")["Authorization"] == "Bearer k"
+    assert "Authorization" not in websocket_headers(None)
+    assert websocket_headers(None)["User-Agent"].startswith("budai-async/")
 
 
 def test_build_query_canonicalises_and_keeps_relative_since_for_rest() -> None:
