@@ -6,6 +6,7 @@ tests build one directly, so two servers in one process never share hidden state
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import attrs
@@ -171,16 +172,27 @@ class ServerConfig:
     )
 
     def outbound_policy(self) -> OutboundPolicy:
-        """The outbound policy of this server (every outbound request obeys it)."""
-        return make_policy(
+        """The outbound policy of this server (every outbound request obeys it).
+
+        Built once per distinct setting and shared (it is immutable): the execute, run, retry and
+        batch routes ask for it on every request that carries callbacks.
+        """
+        return _cached_policy(
             self.outbound_mode,
             self.host,
             self.allow_outbound,
-            max_redirects=self.outbound_max_redirects,
-            max_response_bytes=self.outbound_max_response_bytes,
+            self.outbound_max_redirects,
+            self.outbound_max_response_bytes,
         )
 
     @max_concurrent_executions.validator
     def _check_concurrency(self, _attribute: attrs.Attribute[int], value: int) -> None:
         if value < 1:
             raise ValueError(f"max_concurrent_executions must be >= 1, got {value}")
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_policy(
+    mode: str, host: str, allow: tuple[str, ...], max_redirects: int, max_response_bytes: int
+) -> OutboundPolicy:
+    return make_policy(mode, host, allow, max_redirects=max_redirects, max_response_bytes=max_response_bytes)
