@@ -28,15 +28,17 @@ from budai_async.logs.cursor import LEVELS, LogFilter, level_rank
 from budai_async.models import Execution
 from budai_server.appkeys import CONFIG, LOGBUS, STORE
 from budai_server.logs.budget import LineBudget, Verdict, clip
-from budai_server.logs.store import LogLine, LogStore
+from budai_server.logs.store import LogLine, LogStore, new_line
 
 __all__ = ["LOG_SETTINGS", "LogBus", "LogSettings", "Subscription", "logbus_ctx"]
 
 log = logging.getLogger(__name__)
 
 _INFO_RANK = level_rank("info")
+_WARNING_RANK = level_rank("warning")
 _RANKS = {name: rank for rank, name in enumerate(LEVELS)}  # the fast path of `emit`
-_new_line = tuple.__new__  # a LogLine without the NamedTuple's Python-level __new__ (one per line)
+_ADMIT, _DROP = Verdict.ADMIT, Verdict.DROP  # module constants: an Enum member lookup costs ~80 ns
+_now = time.time
 
 
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -77,17 +79,28 @@ class Subscription:
     """One live reader of one execution: a bounded buffer of lines plus the terminal status.
 
     The bus calls `offer` and `finish` synchronously; the stream handler awaits `wait` and drains
-    with `take`. Past `limit` queued lines the subscription turns `lagging` and drops its buffer
-    (memory stays bounded); the handler then reads the dropped lines back from the store and
-    calls `resume`.
+    with `take`. Past `limit` queued lines the subscription turns `lagging`: it keeps the `limit`
+    oldest lines (they follow the stream's cursor without a gap, so the handler still sends them)
+    and takes no more (memory stays bounded). Once it has sent them, the handler reads the lines
+    that did not fit from the store and calls `resume`, which restarts buffering.
     """
 
-    def __init__(self, execution_id: str, log_filter: LogFilter, limit: int, snapshot: list[LogLine]) -> None:
+    def __init__(
+        self,
+        execution_id: str,
+        log_filter: LogFilter,
+        limit: int,
+        snapshot: list[LogLine],
+        live_after: int | None = None,
+    ) -> None:
         self.execution_id = execution_id
         self.filter = log_filter
         self.limit = limit
         # Lines held in memory (published, not yet committed) when the subscription started.
         self.snapshot = snapshot
+        # The seq of the last line published before it started (None: not known yet, after a
+        # restart): every later line reaches the buffer, so a backlog need not read past it.
+        self.live_after = live_after
         self.end_status: str | None = None
         self._accept_all = log_filter.is_open  # the common case: no per-line filter call
         self.lagging = False
@@ -97,13 +110,16 @@ class Subscription:
         self._ready = asyncio.Event()
 
     def offer(self, line: LogLine) -> None:
-        """Queue a live line if it passes the filter; overflow marks the subscription lagging."""
+        """Queue a live line if it passes the filter; overflow marks the subscription lagging.
+
+        A lagging subscription keeps what it holds and drops this line and every later one: the
+        store has them, and the handler reads them back after sending the held ones.
+        """
         if self.lagging or not (self._accept_all or self.filter.accepts(line.rank, line.step_id, line.ts)):
             return
         lines = self._lines
         if len(lines) >= self.limit:
             self.lagging = True
-            lines.clear()
             self._ready.set()
             return
         lines.append(line)
@@ -111,8 +127,13 @@ class Subscription:
             self._ready.set()
 
     def resume(self) -> None:
-        """Buffer live lines again after an overflow (the handler reads the dropped ones back)."""
+        """Buffer live lines again, from now on, before the handler reads the store from its cursor.
+
+        Whatever the buffer still holds is dropped: the read that follows covers it, and a line
+        published from now on is either in that read or in the buffer.
+        """
         self.lagging = False
+        self._lines.clear()
 
     def finish(self, status: str) -> None:
         """Mark the execution terminal; the handler sends `end` once the buffer is empty."""
@@ -186,6 +207,8 @@ class LogBus:
                 self.settings.max_lines_per_execution,
             )
         )
+        self._max_line_chars = self.settings.max_line_chars
+        self._flush_batch_lines = self.settings.flush_batch_lines
         self._channels: dict[str, _Channel] = {}
         self._to_flush: list[LogLine] = []
         self._wakeup = asyncio.Event()
@@ -235,21 +258,24 @@ class LogBus:
         if channel is None:
             channel = self._channels[execution_id] = _Channel()
         # Timestamps never go backwards inside an execution, so `since` cuts the seq order cleanly.
-        ts = max(time.time(), channel.last_ts)
-        text = message if isinstance(message, str) else str(message)
+        ts = _now()
+        if ts < channel.last_ts:
+            ts = channel.last_ts
+        text = message if message.__class__ is str else str(message)
         if self._limited:
-            if channel.budget is None:
-                channel.budget = LineBudget(
+            budget = channel.budget
+            if budget is None:
+                budget = channel.budget = LineBudget(
                     self.settings.max_lines_per_second or math.inf,
                     self.settings.max_lines_per_execution or sys.maxsize,
                 )
-            verdict = channel.budget.admit(ts)
-            if verdict is Verdict.DROP:
-                return
-            if verdict is not Verdict.ADMIT:
-                text, rank, step_id = channel.budget.notice(verdict), _RANKS["warning"], None
-            elif self.settings.max_line_chars is not None:
-                text = clip(text, self.settings.max_line_chars)
+            verdict = budget.admit(ts)
+            if verdict is not _ADMIT:
+                if verdict is _DROP:
+                    return
+                text, rank, step_id = budget.notice(verdict), _WARNING_RANK, None
+            elif self._max_line_chars is not None and len(text) > self._max_line_chars:
+                text = clip(text, self._max_line_chars)
         channel.last_ts = ts
         if channel.next_seq is None:
             channel.waiting.append((ts, rank, step_id, text))
@@ -277,14 +303,17 @@ class LogBus:
     def _publish(
         self, execution_id: str, channel: _Channel, ts: float, rank: int, step_id: str | None, text: str
     ) -> None:
-        assert channel.next_seq is not None
-        line = _new_line(LogLine, (execution_id, channel.next_seq, ts, rank, step_id, text))
-        channel.next_seq += 1
+        seq = channel.next_seq
+        assert seq is not None
+        line = new_line(LogLine, (execution_id, seq, ts, rank, step_id, text))
+        channel.next_seq = seq + 1
         channel.unflushed.append(line)
-        self._to_flush.append(line)
-        for subscription in channel.subscribers:
-            subscription.offer(line)
-        if len(self._to_flush) >= self.settings.flush_batch_lines:
+        to_flush = self._to_flush
+        to_flush.append(line)
+        if channel.subscribers:
+            for subscription in channel.subscribers:
+                subscription.offer(line)
+        if len(to_flush) >= self._flush_batch_lines:
             self._wakeup.set()
 
     async def _load_seq(self, execution_id: str, channel: _Channel) -> None:
@@ -370,7 +399,10 @@ class LogBus:
         snapshot = [
             line for line in channel.unflushed if log_filter.accepts(line.rank, line.step_id, line.ts)
         ]
-        subscription = Subscription(execution_id, log_filter, self.settings.subscriber_buffer_lines, snapshot)
+        live_after = None if channel.next_seq is None else channel.next_seq - 1
+        subscription = Subscription(
+            execution_id, log_filter, self.settings.subscriber_buffer_lines, snapshot, live_after
+        )
         channel.subscribers.add(subscription)
         if channel.closed_status is not None and channel.loader is None:
             subscription.finish(channel.closed_status)

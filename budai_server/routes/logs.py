@@ -33,6 +33,7 @@ from budai_async.logs.cursor import (
 from budai_async.models import TERMINAL_STATUSES, Execution
 from budai_server.appkeys import LOGBUS, SCHEDULER
 from budai_server.logs.bus import LogBus, LogSettings, Subscription
+from budai_server.logs.frames import lines_frame
 from budai_server.logs.store import LogLine
 from budai_server.routes.errors import ApiError, json_response
 
@@ -181,10 +182,7 @@ class _Sender:
             if self.drop_every is not None:
                 count = min(count, self.drop_every - self.sent_lines % self.drop_every)
             batch, fresh = fresh[:count], fresh[count:]
-            # The frame's JSON is written line by line (no dict per line, one join per frame).
-            await self.send_text(
-                '{"type":"lines","items":[' + ",".join([line.wire_json() for line in batch]) + "]}"
-            )
+            await self.send_text(lines_frame(batch))
             self.cursor = batch[-1].seq
             self.sent_lines += len(batch)
             if self.drop_every is not None and self.sent_lines % self.drop_every == 0:
@@ -281,13 +279,17 @@ async def _send_backlog(
 ) -> bool:
     """Send the stored lines past the cursor; True when the store had no more (not cut short).
 
-    The next page is read while the current one is sent, so SQLite and the socket overlap.
+    Lines published after the subscription started reach its buffer, so the store is read only
+    up to the last line before it (when known): a busy execution's new lines are not written to
+    SQLite and read back. The next page is read while the current one is sent, so SQLite and the
+    socket overlap.
     """
     page = bus.settings.backlog_page_lines
+    before = None if subscription.live_after is None else subscription.live_after + 1
 
     def read(after_seq: int) -> asyncio.Task[list[LogLine]]:
         return asyncio.ensure_future(
-            bus.store.read(execution_id, log_filter, after_seq=after_seq, limit=page)
+            bus.store.read(execution_id, log_filter, after_seq=after_seq, before_seq=before, limit=page)
         )
 
     pending = read(sender.cursor)
@@ -300,7 +302,9 @@ async def _send_backlog(
             await sender.lines(rows)
             if not full:
                 return True
-            if subscription.peer_gone or subscription.lagging or sender.dropped:
+            # A lag does not stop the backlog: the buffer kept the oldest live lines, which follow
+            # the backlog's end, and the lines past them are read once those are sent.
+            if subscription.peer_gone or sender.dropped:
                 return False
     finally:
         if not pending.done():
@@ -356,13 +360,14 @@ async def _follow(
             if not sender.ws.closed:
                 _cut(sender.transport, abort=True)
             return
-        if subscription.lagging:
-            # Its buffer overflowed while this peer was still taking frames (a burst faster than
-            # the socket): catch up from the store and memory, where every line is, and go on.
-            await _catch_up(bus, subscription, sender, execution_id, log_filter)
-            continue
         if subscription.pending:
             await sender.lines(subscription.take(settings.frame_max_lines))
+            continue
+        if subscription.lagging:
+            # Its buffer overflowed while this peer was still taking frames (a burst faster than
+            # the socket), and the lines it kept are sent: read the rest from the store and
+            # memory, where every line is, and go on live.
+            await _catch_up(bus, subscription, sender, execution_id, log_filter)
             continue
         if subscription.end_status is not None:
             await sender.send({"type": "end", "status": subscription.end_status, "last_seq": sender.cursor})

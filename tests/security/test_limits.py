@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from security_support import Client, json_of, run, step
 
 from budai_server.logs.budget import LineBudget, Verdict, clip
@@ -108,3 +111,14 @@ def test_line_budget(total: int, times: list[float], verdicts: list[str]) -> Non
 def test_clip() -> None:
     assert clip("abc", 3) == "abc"
     assert clip("abcdef", 3) == "abc… [3 more characters cut: max_log_line_chars=3]"
+
+
+@given(st.lists(st.floats(min_value=0, max_value=5), min_size=1, max_size=200))
+def test_line_budget_never_admits_more_than_a_burst_plus_the_rate(gaps: list[float]) -> None:
+    """The lazy refill keeps the token-bucket bound over every window [t_i, t_j]."""
+    budget = LineBudget(per_second=3, total=10_000)
+    times = list(itertools.accumulate(gaps))
+    admitted = [now for now in times if budget.admit(now) is Verdict.ADMIT]
+    for i, start in enumerate(admitted):
+        for count, end in enumerate(admitted[i:], start=1):
+            assert count <= 3 + 3 * (end - start) + 1e-9

@@ -217,8 +217,14 @@ async def test_a_subscriber_over_its_bound_turns_lagging_and_others_do_not_care(
     for i in range(FAST.subscriber_buffer_lines + 5):
         bus.emit("exec_l", "info", f"l{i}")
         fast.take(100)
-    assert slow.lagging and slow.pending == 0
+    # It keeps the oldest lines it could hold (they follow its cursor) and drops the rest.
+    assert slow.lagging and slow.pending == FAST.subscriber_buffer_lines
+    assert [line.message for line in slow.take(2)] == ["l0", "l1"]
     assert not fast.lagging
+    slow.resume()  # the handler reads the rest from the store: buffering restarts empty
+    assert slow.pending == 0 and not slow.lagging
+    bus.emit("exec_l", "info", "after")
+    assert [line.message for line in slow.take(5)] == ["after"]
     bus.unsubscribe(slow)
     bus.unsubscribe(fast)
 
