@@ -19,8 +19,9 @@ tasks after a warm-up; every client gets the same connection limit (`--connectio
   its CPU includes its private loop thread (process time counts every thread).
 
 The headline ratio is budai_async CPU µs/request over aiohttp+json's, per concurrency. Rows of one
-concurrency run back to back and `--repeat` times (clients in turn), so ratios compare like with like
-on a shared machine; the load average is printed with every row.
+concurrency run back to back and `--repeat` times (clients in turn, in reverse every other round),
+so ratios compare like with like on a shared machine: the summary gives the ratio of the medians
+and the median of each round's paired ratio; the load average is printed with every row.
 
 Usage (figures go to docs/benchmarks.md):
 
@@ -261,7 +262,9 @@ async def main() -> None:
             for level in levels:
                 cpu: dict[str, list[float]] = {name: [] for name in clients}
                 for rnd in range(1, args.repeat + 1):
-                    for name in clients:
+                    # Every other round runs the clients in reverse, so a load that drifts during
+                    # a round favours none of them; each round's ratios pair rows minutes apart.
+                    for name in clients if rnd % 2 else clients[::-1]:
                         rps, us = await run_client(name, url, execution_id, args, level)
                         cpu[name].append(us)
                         load = os.getloadavg()[0]
@@ -275,6 +278,17 @@ async def main() -> None:
                     parts = [f"{name} {med[name]:.0f} µs ({med[name] / base:.2f}x)" for name in clients]
                     summary.append(f"concurrency {level}: " + ", ".join(parts))
                     print(f"  -> {summary[-1]}", flush=True)
+                    if "budai_async" in cpu:
+                        paired = [
+                            ours / bare
+                            for ours, bare in zip(cpu["budai_async"], cpu["aiohttp+json"], strict=True)
+                        ]
+                        rounds = " ".join(f"{ratio:.2f}" for ratio in paired)
+                        summary.append(
+                            f"  budai_async / aiohttp+json per round: {rounds}, "
+                            f"median {statistics.median(paired):.2f}x (target <= 1.2x)"
+                        )
+                        print(f"  -> {summary[-1].strip()}", flush=True)
             print("median CPU µs/request, ratio to aiohttp+json (the headline limit):")
             for line in summary:
                 print("  " + line)
