@@ -32,9 +32,10 @@ from budai_async.logs.cursor import (
 )
 from budai_async.models import TERMINAL_STATUSES, Execution
 from budai_server.appkeys import LOGBUS, SCHEDULER
-from budai_server.logs.bus import LogBus, LogSettings, Subscription
+from budai_server.logs.bus import LogBus, LogSettings
 from budai_server.logs.frames import lines_frame
 from budai_server.logs.store import LogLine
+from budai_server.logs.subscription import Subscription
 from budai_server.routes.errors import ApiError, json_response
 
 __all__ = ["LogQuery", "QueryError", "parse_log_query", "setup"]
