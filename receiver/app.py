@@ -114,7 +114,8 @@ class Runtime:
     async def _accept(self, request: web.Request) -> web.Response:
         if not self.ready:
             return self._reject(503, "not_ready", f"receiver is {self.state}; retry later", retry=True)
-        if not _is_json(request.content_type):
+        # The exact header the server sends needs no parsing; anything else goes through aiohttp's.
+        if request.headers.get("Content-Type") != "application/json" and not _is_json(request.content_type):
             return self._reject(415, "unsupported_media_type", "Content-Type must be application/json")
         body = await _read_body(request, self.max_body_bytes)
         if body is None:

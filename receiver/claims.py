@@ -2,9 +2,9 @@
 
 A request adds its claim to the open batch and awaits the batch's single result; the first claim of
 a tick schedules the flush for the end of the tick, and the flush is one `Store.claim_many` call
-(one multi-row INSERT for SQLite, one pipeline for Redis). The flush task, not the requests, hands
-new events to the dispatcher, so a request cancelled while waiting (client gone, server stopping)
-never strands a stored event. Each acknowledgement still follows the commit of its own claim.
+(one multi-row INSERT for SQLite, one call of the claim script for Redis). The flush task, not the
+requests, hands new events to the dispatcher, so a request cancelled while waiting (client gone,
+server stopping) never strands a stored event. Each acknowledgement still follows the commit of its own claim.
 """
 
 from __future__ import annotations

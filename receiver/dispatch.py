@@ -5,6 +5,11 @@ anything is written; once stored and acknowledged, an event is submitted here. A
 pending events from the store (left by a crashed run, a dead replica or a replay), renews leases on
 stores that have them, and purges old finished events. Workers never drop an event: it ends done,
 dead-lettered, or released back to the store.
+
+A worker does not wait for its event's finish to be written: the finishes of one loop tick are
+written together (`Store.finish_many`) and the worker takes the next event meanwhile; the event
+stays owned and in flight, and its queue slot counts as unfinished, until that write is done.
+Handler time limits share one timer (`receiver.deadlines`) instead of arming one per call.
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
+from receiver.deadlines import Deadlines
 from receiver.events import CallbackEvent, MalformedEvent, parse_event
 from receiver.handlers import HandlerFailure, Handlers, Registration
 from receiver.metrics import Metrics
 from receiver.policy import retry_delay, should_retry
-from receiver.stores.base import Store, StoreError
+from receiver.stores.base import Finish, Store, StoreError
 from receiver.tracing import handling
 
 __all__ = ["DispatchSettings", "Dispatcher", "Job"]
@@ -31,6 +37,8 @@ log = logging.getLogger("receiver.dispatch")
 
 #: The failure key recorded when a stored body no longer parses (it passed validation when stored).
 PARSE_FAILURE = "<parse>"
+#: Finishes collected in one tick before a worker yields (see `Dispatcher._work`).
+_FINISH_BATCH = 64
 
 
 @attrs.frozen(kw_only=True)
@@ -84,6 +92,9 @@ class Dispatcher:
         self._in_flight: dict[str, Job] = {}
         self._workers: list[asyncio.Task[None]] = []
         self._poller: asyncio.Task[None] | None = None
+        self._deadlines = Deadlines(settings.handler_timeout)
+        self._finishing: list[tuple[Job, dict[str, str], float]] = []
+        self._finishes: set[asyncio.Task[None]] = set()
 
     @property
     def depth(self) -> int:
@@ -172,6 +183,17 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
+        self._deadlines.close()
+        # Finishes not written yet (only after the grace ran out): the events stay held and are
+        # released, as when a worker was cancelled while writing one.
+        unwritten, self._finishing = self._finishing, []
+        for job, _, _ in unwritten:
+            self._in_flight.pop(job.id, None)
+            self._queue.task_done()
+        await asyncio.sleep(0)  # a write task created this tick starts, so cancelling it runs its cleanup
+        for finish in self._finishes:
+            finish.cancel()
+        await asyncio.gather(*self._finishes, return_exceptions=True)
         while not self._queue.empty():  # keep the queue's unfinished-task count honest
             self._queue.get_nowait()
             self._queue.task_done()
@@ -223,39 +245,81 @@ class Dispatcher:
             job = await self._queue.get()
             self._in_flight[job.id] = job
             try:
-                with handling(job.trace, job.id, job.event.type if job.event else None):
-                    await self._dispatch(job)
-                self._owned.discard(job.id)
-            except StoreError as exc:
-                log.warning("event %s: store failed (%s); it will be retried", job.id, exc)
+                if job.trace is None:  # no trace context: no span, so no context manager either
+                    failures = await self._dispatch(job)
+                else:
+                    with handling(job.trace, job.id, job.event.type if job.event else None):
+                        failures = await self._dispatch(job)
+            except BaseException as exc:
+                if isinstance(exc, StoreError):
+                    log.warning("event %s: store failed (%s); it will be retried", job.id, exc)
+                elif isinstance(exc, Exception):
+                    log.exception("event %s: dispatch failed; it will be retried", job.id)
                 self._orphans.add(job.id)
-            except Exception:
-                log.exception("event %s: dispatch failed; it will be retried", job.id)
-                self._orphans.add(job.id)
-            finally:
                 self._in_flight.pop(job.id, None)
                 self._queue.task_done()
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            self._finishing.append((job, failures, time.time()))
+            if len(self._finishing) == 1:
+                asyncio.get_running_loop().call_soon(self._flush_finishes)
+            elif len(self._finishing) >= _FINISH_BATCH:
+                # Handlers that never suspend would let one worker empty the queue in one tick;
+                # yield so the requests (and this batch's write) get their turn.
+                await asyncio.sleep(0)
 
-    async def _dispatch(self, job: Job) -> None:
+    def _flush_finishes(self) -> None:
+        finishing, self._finishing = self._finishing, []
+        if finishing:
+            task = asyncio.get_running_loop().create_task(self._write_finishes(finishing))
+            self._finishes.add(task)
+            task.add_done_callback(self._finishes.discard)
+
+    async def _write_finishes(self, finishing: list[tuple[Job, dict[str, str], float]]) -> None:
+        """Close the events of one tick in one store call; only then do they stop being held here."""
+        records: list[Finish] = [(job.id, failures, at) for job, failures, at in finishing]
+        failed: BaseException | None = None
+        try:
+            await self.store.finish_many(records)
+        except BaseException as exc:
+            failed = exc
+            if isinstance(exc, StoreError):
+                log.warning("%d event(s): store failed (%s); they will be retried", len(records), exc)
+            elif isinstance(exc, Exception):
+                log.exception("%d event(s): finishing failed; they will be retried", len(records))
+        for job, failures, _ in finishing:
+            if failed is not None:
+                self._orphans.add(job.id)
+            else:
+                self._owned.discard(job.id)
+                if failures:
+                    self.metrics.dead_lettered += 1
+                else:
+                    self.metrics.dispatched += 1
+            self._in_flight.pop(job.id, None)
+            self._queue.task_done()
+        if failed is not None and not isinstance(failed, Exception):
+            raise failed
+
+    async def _dispatch(self, job: Job) -> dict[str, str]:
+        """Run the event's handlers that have not succeeded yet; returns the failures by handler."""
         try:
             event = job.event if job.event is not None else parse_event(job.body)
         except MalformedEvent as exc:
-            await self.store.finish(job.id, failures={PARSE_FAILURE: str(exc)}, at=time.time())
-            self.metrics.dead_lettered += 1
-            return
-        todo = [r for r in self.handlers.matching(event.type) if r.name not in job.done]
-        if len(todo) == 1:
+            return {PARSE_FAILURE: str(exc)}
+        matching = self.handlers.matching(event.type)
+        if len(matching) == 1 and not job.done:
             # The common case: no task, and no done marker, since finishing the event records the
             # same thing (a crash in between runs the handler again, as with any at-least-once step).
+            error = await self._run(job.id, matching[0], event, mark_done=False)
+            return {} if error is None else {matching[0].name: error}
+        todo = [r for r in matching if r.name not in job.done]
+        if len(todo) == 1:
             errors = [await self._run(job.id, todo[0], event, mark_done=False)]
         else:
             errors = await asyncio.gather(*(self._run(job.id, r, event, mark_done=True) for r in todo))
-        failures = {r.name: error for r, error in zip(todo, errors, strict=True) if error is not None}
-        await self.store.finish(job.id, failures=failures, at=time.time())
-        if failures:
-            self.metrics.dead_lettered += 1
-        else:
-            self.metrics.dispatched += 1
+        return {r.name: error for r, error in zip(todo, errors, strict=True) if error is not None}
 
     async def _run(
         self, event_id: str, registration: Registration, event: CallbackEvent, *, mark_done: bool
@@ -269,8 +333,7 @@ class Dispatcher:
         while True:
             attempt += 1
             try:
-                async with asyncio.timeout(self.settings.handler_timeout):
-                    await registration.func(event)
+                await self._deadlines.run(registration.func(event))
             except Exception as exc:
                 self.metrics.handler_failures += 1
                 log.warning(

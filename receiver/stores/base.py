@@ -16,10 +16,20 @@ from typing import Self
 
 import attrs
 
-__all__ = ["DEFAULT_RETENTION_SECONDS", "Claim", "DeadLetter", "Store", "StoreError", "StoredEvent"]
+__all__ = [
+    "DEFAULT_RETENTION_SECONDS",
+    "Claim",
+    "DeadLetter",
+    "Finish",
+    "Store",
+    "StoreError",
+    "StoredEvent",
+]
 
 #: One claim: (event id, body, received_at).
 Claim = tuple[str, bytes, float]
+#: One finished event: (event id, failures by handler name (empty: done), finished_at).
+Finish = tuple[str, Mapping[str, str], float]
 
 #: How long a finished event's id is remembered for deduplication. It must outlast the sender's whole
 #: retry schedule (about 28 h by default), so a late retry is still recognised as a duplicate.
@@ -110,6 +120,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def finish(self, event_id: str, *, failures: Mapping[str, str], at: float) -> None:
         """Close an event: ``done`` when `failures` is empty, otherwise dead-lettered with them."""
+
+    async def finish_many(self, finished: Sequence[Finish]) -> None:
+        """Close several events at once (the dispatcher's finishes of one loop tick).
+
+        Stores override this to write them in one round trip; this default finishes them one by one.
+        """
+        for event_id, failures, at in finished:
+            await self.finish(event_id, failures=failures, at=at)
 
     @abc.abstractmethod
     async def release(self, event_ids: Collection[str]) -> None:

@@ -12,6 +12,11 @@ Keys (all under `prefix`, default ``budai:receiver:``):
 
 Every multi-key step is one Lua script, so it is atomic, and the scripts read the Redis server's
 clock, so replicas' clocks need not agree. Standalone Redis only (the scripts build key names).
+The receiver's hot path is two round trips per loop tick, not per event: the claims of a tick are
+one call of the claim script (`claim_many`) and the dispatcher's finishes of a tick one call of the
+finish script (`finish_many`); each script loops over its batch. Scripts run by EVALSHA (loaded
+again only if Redis answers NOSCRIPT), never in a pipeline, whose execute would first ask Redis
+whether the scripts exist: one more round trip per batch.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from receiver.stores.base import (
     DEFAULT_RETENTION_SECONDS,
     Claim,
     DeadLetter,
+    Finish,
     Store,
     StoredEvent,
     StoreError,
@@ -36,15 +42,26 @@ __all__ = ["RedisStore"]
 
 _NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
-# KEYS: ev, queue. ARGV: id, body, received_at, owner, ttl_ms, lease_ms
+# KEYS: queue, then ev per claim. ARGV: owner, ttl_ms, lease_ms, then id, body, received_at per claim.
+# Answers 1 (new) or 0 (seen before, or earlier in this batch) per claim, in order.
 _CLAIM = (
     _NOW
     + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'body', ARGV[2], 'received_at', ARGV[3], 'state', 'pending', 'owner', ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[6]), ARGV[1])
-return 1
+local deadline = now + tonumber(ARGV[3])
+local out = {}
+for i = 2, #KEYS do
+  local a = 3 * i - 2
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    out[i - 1] = 0
+  else
+    redis.call('HSET', KEYS[i], 'body', ARGV[a + 1], 'received_at', ARGV[a + 2], 'state', 'pending',
+      'owner', ARGV[1])
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+    redis.call('ZADD', KEYS[1], deadline, ARGV[a])
+    out[i - 1] = 1
+  end
+end
+return out
 """
 )
 
@@ -85,19 +102,25 @@ return lost
 """
 )
 
-# KEYS: ev, queue, dead, done. ARGV: id, state, failures, finished_at, ttl_ms
+# KEYS: queue, dead, then ev, done per event. ARGV: ttl_ms, then id, state, failures, finished_at
+# per event. An event whose key is gone (expired) is skipped.
 _FINISH = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'failures', ARGV[3], 'finished_at', ARGV[4])
-redis.call('HDEL', KEYS[1], 'owner')
-redis.call('ZREM', KEYS[2], ARGV[1])
-if ARGV[2] == 'dead' then
-  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-  redis.call('PERSIST', KEYS[1])
-  redis.call('PERSIST', KEYS[4])
-else
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
-  if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[5]) end
+for i = 3, #KEYS, 2 do
+  local ev, done, a = KEYS[i], KEYS[i + 1], 2 * i - 4
+  local id, state, at = ARGV[a], ARGV[a + 1], ARGV[a + 3]
+  if redis.call('EXISTS', ev) == 1 then
+    redis.call('HSET', ev, 'state', state, 'failures', ARGV[a + 2], 'finished_at', at)
+    redis.call('HDEL', ev, 'owner')
+    redis.call('ZREM', KEYS[1], id)
+    if state == 'dead' then
+      redis.call('ZADD', KEYS[2], at, id)
+      redis.call('PERSIST', ev)
+      redis.call('PERSIST', done)
+    else
+      redis.call('PEXPIRE', ev, ARGV[1])
+      if redis.call('EXISTS', done) == 1 then redis.call('PEXPIRE', done, ARGV[1]) end
+    end
+  end
 end
 return 1
 """
@@ -202,26 +225,20 @@ class RedisStore(Store):
         return (await self.claim_many([(event_id, body, received_at)]))[0]
 
     async def claim_many(self, claims: Sequence[Claim]) -> list[bool]:
-        """Run the claim script for every event in one pipeline: one round trip for the batch.
+        """Claim the batch in one call of the claim script: one round trip, atomic as a whole.
 
-        Each script is atomic on its own; the pipeline is not a transaction (MULTI would add
-        nothing: a claim that lost to another replica simply answers 0).
+        A repeated id in the batch finds the key its first claim created, so it answers False.
         """
-        client = self._client()
-        script = self._scripts["claim"]
-        queue, owner, ttl, lease = self._key("queue"), self.owner, self._ttl_ms, self._lease_ms
-        try:
-            async with client.pipeline(transaction=False) as pipe:
-                for event_id, body, received_at in claims:
-                    keys = [self._key("ev", event_id), queue]
-                    await script(
-                        keys=keys, args=[event_id, body, repr(received_at), owner, ttl, lease], client=pipe
-                    )
-                answers = await pipe.execute()
-        except RedisError as exc:
-            raise StoreError(f"Redis claim failed: {exc}") from exc
-        results = [bool(answer) for answer in answers]  # a repeated id finds the first's key
-        return results
+        if not claims:
+            return []
+        keys = [self._key("queue")]
+        args: list[Any] = [self.owner, self._ttl_ms, self._lease_ms]
+        ev = self.prefix + "ev:"
+        for event_id, body, received_at in claims:
+            keys.append(ev + event_id)
+            args += (event_id, body, repr(received_at))
+        answers = await self._run("claim", keys, args)
+        return [bool(answer) for answer in answers]
 
     async def acquire(self, *, limit: int) -> list[StoredEvent]:
         rows = await self._run(
@@ -254,9 +271,22 @@ class RedisStore(Store):
             raise StoreError(f"Redis mark_handler_done failed: {exc}") from exc
 
     async def finish(self, event_id: str, *, failures: Mapping[str, str], at: float) -> None:
-        keys = [self._key("ev", event_id), self._key("queue"), self._key("dead"), self._key("done", event_id)]
-        state = "dead" if failures else "done"
-        await self._run("finish", keys, [event_id, state, json.dumps(dict(failures)), repr(at), self._ttl_ms])
+        await self.finish_many([(event_id, failures, at)])
+
+    async def finish_many(self, finished: Sequence[Finish]) -> None:
+        """Close the batch in one call of the finish script: one round trip."""
+        if not finished:
+            return
+        keys = [self._key("queue"), self._key("dead")]
+        args: list[Any] = [self._ttl_ms]
+        ev, done = self.prefix + "ev:", self.prefix + "done:"
+        for event_id, failures, at in finished:
+            keys += (ev + event_id, done + event_id)
+            if failures:
+                args += (event_id, "dead", json.dumps(dict(failures)), repr(at))
+            else:
+                args += (event_id, "done", "{}", repr(at))
+        await self._run("finish", keys, args)
 
     async def release(self, event_ids: Collection[str]) -> None:
         if event_ids:

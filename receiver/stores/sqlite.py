@@ -30,6 +30,7 @@ from receiver.stores.base import (
     DEFAULT_RETENTION_SECONDS,
     Claim,
     DeadLetter,
+    Finish,
     Store,
     StoredEvent,
     StoreError,
@@ -60,6 +61,7 @@ CREATE TABLE IF NOT EXISTS receiver_handler_done (
 """
 
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
+_MAX_IDS = 500  # ids per UPDATE ... IN (...), well under SQLite's bound-parameter limit
 _DEAD = "UPDATE receiver_events SET state = 'dead', failures = ?, finished_at = ?, owner = NULL WHERE id = ?"
 _MARK_DONE = (
     "INSERT INTO receiver_handler_done (event_id, handler, done_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
@@ -277,13 +279,19 @@ class SQLiteStore(Store):
         return results
 
     async def _write_finished(self, db: aiosqlite.Connection, writes: list[_Write]) -> list[Any]:
-        ids = [write.params[0] for write in writes]
+        ids = [event_id for write in writes for event_id in write.params]
         at = max(write.done_at or 0.0 for write in writes)
-        await db.execute_fetchall(
-            "UPDATE receiver_events SET state = 'done', failures = NULL, finished_at = ?, owner = NULL "
-            f"WHERE id IN ({', '.join('?' * len(ids))})",
-            [at, *ids],
-        )
+        chunks = [ids[n : n + _MAX_IDS] for n in range(0, len(ids), _MAX_IDS)]
+        if len(chunks) > 1:  # one statement commits by itself; several need a transaction
+            await db.execute("BEGIN IMMEDIATE")
+        for chunk in chunks:
+            await db.execute_fetchall(
+                "UPDATE receiver_events SET state = 'done', failures = NULL, finished_at = ?, owner = NULL "
+                f"WHERE id IN ({', '.join('?' * len(chunk))})",
+                [at, *chunk],
+            )
+        if len(chunks) > 1:
+            await db.execute("COMMIT")
         return [None] * len(writes)
 
     async def _write_rest(self, db: aiosqlite.Connection, writes: list[_Write]) -> list[Any]:
@@ -341,10 +349,24 @@ class SQLiteStore(Store):
         await self._exec(_MARK_DONE, event_id, handler, time.time())
 
     async def finish(self, event_id: str, *, failures: Mapping[str, str], at: float) -> None:
-        if failures:
-            await self._exec(_DEAD, json.dumps(dict(failures)), at, event_id)
-        else:
-            await self._submit(_Write(self._future(), done_at=at, params=(event_id,)))
+        await self.finish_many([(event_id, failures, at)])
+
+    async def finish_many(self, finished: Sequence[Finish]) -> None:
+        """The successful ones join the writer's next multi-row UPDATE as one write; dead letters
+        are written one statement each, in one transaction of the same batch."""
+        done = tuple(event_id for event_id, failures, _ in finished if not failures)
+        writes = [
+            self._submit(_Write(self._future(), sql=_DEAD, params=(json.dumps(dict(failures)), at, event_id)))
+            for event_id, failures, at in finished
+            if failures
+        ]
+        if done:
+            at = max(at for _, failures, at in finished if not failures)
+            writes.append(self._submit(_Write(self._future(), done_at=at, params=done)))
+        if len(writes) == 1:
+            await writes[0]
+        elif writes:
+            await asyncio.gather(*writes)
 
     async def release(self, event_ids: Collection[str]) -> None:
         sql = "UPDATE receiver_events SET owner = NULL WHERE id = ? AND owner = ? AND state = 'pending'"

@@ -131,6 +131,21 @@ async def test_finish_dead_letter_and_replay(make_store: StoreFactory) -> None:
     assert not await store.claim("msg_1", b"{}", received_at=0.0)  # still a duplicate
 
 
+async def test_finish_many_closes_done_and_dead_events_together(make_store: StoreFactory) -> None:
+    store = make_store()
+    await store.open()
+    assert await store.claim_many([(f"msg_{n}", b"{}", float(n)) for n in range(4)]) == [True] * 4
+    await store.finish_many(
+        [("msg_0", {}, 10.0), ("msg_1", {"h": "E: one"}, 11.0), ("msg_2", {}, 12.0), ("msg_gone", {}, 13.0)]
+    )
+    await store.finish_many([])
+    states = [await store.state(event_id) for event_id in ("msg_0", "msg_1", "msg_2", "msg_3", "msg_gone")]
+    assert states == ["done", "dead", "done", "pending", None]
+    assert [(d.id, d.failed_at, dict(d.failures)) for d in await store.dead_letters()] == [
+        ("msg_1", 11.0, {"h": "E: one"})
+    ]
+
+
 async def test_sqlite_purge_forgets_only_old_finished_events(tmp_path: Path) -> None:
     async with SQLiteStore(tmp_path / "p.db") as store:
         for n, received in enumerate([1.0, 2.0, 100.0]):
