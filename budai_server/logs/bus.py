@@ -2,7 +2,7 @@
 
 `emit` is synchronous and never waits: it numbers the line (per-execution seq 1, 2, 3 …), hands it
 to every subscriber's bounded buffer and queues it for the background flusher, which writes batches
-with one `executemany`. A line stays in memory until it is committed, so a reader that takes a
+as a few multi-row INSERTs. A line stays in memory until it is committed, so a reader that takes a
 memory snapshot first and then reads SQLite sees every line exactly once (see `LogBus.read`).
 
 After a restart the next seq of an execution is read lazily from SQLite on its first `emit`; lines

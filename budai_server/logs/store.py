@@ -2,7 +2,7 @@
 
 One table keyed by (execution_id, seq), created IF NOT EXISTS at start; levels are stored as ranks
 so "at least warning" is a plain comparison. Writes come in batches from the log bus's flusher
-(`executemany` inside the store's write transaction, so they never interleave with the store's
+(multi-row INSERTs inside the store's write transaction, so they never interleave with the store's
 own writes); reads serve REST pages and websocket backlogs.
 """
 
