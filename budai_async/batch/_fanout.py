@@ -27,6 +27,7 @@ from budai_async.batch._chunking import (
     chunk_stream,
     envelope_size,
 )
+from budai_async.batch._packed import pack_execution
 from budai_async.batch._sender import Batch, Defaults, ProgressCallback, json_default
 from budai_async.batch._watch import StatusWatch, WatchMethod, WatchOptions
 from budai_async.batch.result import (
@@ -127,7 +128,7 @@ async def create_many(
     async with contextlib.AsyncExitStack() as stack:
         if wait:
             batch.watch = await stack.enter_async_context(
-                StatusWatch(client, method=watch_method, options=watch_options)
+                StatusWatch(client, method=watch_method, options=watch_options, structure=pack_execution)
             )
         await _run(batch, builder, param_sets, wait_timeout)
     result = batch.result()

@@ -2,7 +2,9 @@
 
 `Batch.send` posts one chunk until it is answered: a 429 trips the cooldown every worker honours,
 5xx and lost connections are retried with jittered backoff, a 413 splits the chunk, and 401/403/404
-end the batch. Answers are folded into per-item results in input order. The task plumbing
+end the batch. Answers are folded into per-item results in input order, one compact `ItemRow` per
+item (its execution packed, see `budai_async.batch._packed`); only the ids still awaited are mapped
+back to their items, and only while they are awaited. The task plumbing
 (feeder, workers, waiter, cancellation) lives in `budai_async.batch._fanout`.
 """
 
@@ -17,18 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from budai_async._convert import structure_execution
 from budai_async._requester import json_default
 from budai_async._retry import retry_after_of, retry_delay
 from budai_async.batch._chunking import Chunk, EncodedItem, chunk_payload, encode_json, item_key
 from budai_async.batch._pacing import Cooldown, RateLimiter
+from budai_async.batch._packed import PackedExecution, pack_execution
 from budai_async.batch._watch import StatusWatch
 from budai_async.batch.result import (
     BatchEntry,
-    BatchItem,
     BatchProgress,
     BatchResult,
     ItemError,
+    ItemRow,
     ProgressTracker,
 )
 from budai_async.errors import (
@@ -39,14 +41,17 @@ from budai_async.errors import (
     RateLimitError,
     ValidationError,
 )
-from budai_async.models import ExecutionStatus
+from budai_async.models import Execution, ExecutionStatus
 
 if TYPE_CHECKING:
     from budai_async._requester import Requester
 
-__all__ = ["MAX_RATE_LIMIT_WAITS", "Batch", "Defaults", "ProgressCallback", "json_default"]
+__all__ = ["MAX_RATE_LIMIT_WAITS", "Batch", "BatchWatch", "Defaults", "ProgressCallback", "json_default"]
 
 ProgressCallback = Callable[[BatchProgress], Any]
+BatchWatch = StatusWatch[PackedExecution | Execution]
+"""The status watch of `create_many`: it hands out executions packed (`pack_execution`)."""
+_NOT_SUBMITTED = ItemError(code="not_submitted", message="the batch stopped before this item was sent")
 
 MAX_RATE_LIMIT_WAITS = 30
 """Consecutive 429s one chunk sits through before its items are reported as rate-limited."""
@@ -128,18 +133,27 @@ class Batch:
         self.fail_fast = fail_fast
         self.on_progress = on_progress
         self.progress = ProgressTracker(total=total)
-        self.items: list[BatchItem | None] = []
-        self.index_of: dict[str, list[int]] = {}
+        self.items: list[ItemRow | None] = []
+        # ids awaited over the watch -> their items; an id leaves when its final state arrives
+        self.awaiting: dict[str, list[int]] = {}
         self.stopped = asyncio.Event()
-        self.watch: StatusWatch | None = None
+        self.watch: BatchWatch | None = None
         self.rng = random.Random()
 
     # -- results -------------------------------------------------------------------------------
 
-    def _put(self, item: BatchItem) -> None:
-        if item.index >= len(self.items):
-            self.items.extend([None] * (item.index + 1 - len(self.items)))
-        self.items[item.index] = item
+    def _put(self, index: int, row: ItemRow) -> None:
+        if index >= len(self.items):
+            self.items.extend([None] * (index + 1 - len(self.items)))
+        self.items[index] = row
+
+    def _row(
+        self, item: EncodedItem, execution: PackedExecution | Execution | None, error: ItemError | None
+    ) -> ItemRow:
+        """The row of a sent item; its key is kept only when it is not the derived one."""
+        key = _key_of(item)
+        derived = key == item_key(self.batch_key, item.index)
+        return ItemRow(execution=execution, error=error, key=None if derived else key)
 
     def encode(self, index: int, value: Any) -> EncodedItem | None:
         """Encode one input item; an item that cannot be sent is answered here, alone."""
@@ -148,13 +162,8 @@ class Batch:
             payload = _payload(value, key)
             size = len(encode_json(payload, json_default))
         except (ValidationError, TypeError, ValueError) as error:
-            self._put(
-                BatchItem(
-                    index=index,
-                    idempotency_key=key,
-                    error=ItemError(code="invalid_item", message=str(error), field=f"items[{index}].params"),
-                )
-            )
+            field = f"items[{index}].params"
+            self._put(index, ItemRow(error=ItemError(code="invalid_item", message=str(error), field=field)))
             self.progress.reject_locally()
             self._failed()
             return None
@@ -172,17 +181,8 @@ class Batch:
             await outcome
 
     def result(self) -> BatchResult:
-        items = [
-            item
-            if item is not None
-            else BatchItem(
-                index=index,
-                idempotency_key=item_key(self.batch_key, index),
-                error=ItemError(code="not_submitted", message="the batch stopped before this item was sent"),
-            )
-            for index, item in enumerate(self.items)
-        ]
-        return BatchResult(items, batch_key=self.batch_key)
+        rows = [row if row is not None else ItemRow(error=_NOT_SUBMITTED) for row in self.items]
+        return BatchResult(rows, batch_key=self.batch_key)
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -200,7 +200,7 @@ class Batch:
             return
         if isinstance(answer, ItemError):
             for item in chunk.items:
-                self._put(BatchItem(index=item.index, idempotency_key=_key_of(item), error=answer))
+                self._put(item.index, self._row(item, None, answer))
             self.progress.answered(created=0, rejected=len(chunk.items))
             self._failed()
             await self.report()
@@ -264,15 +264,15 @@ class Batch:
         created: list[str] = []
         rejected = 0
         for item, entry in zip(chunk.items, entries, strict=True):
-            key = _key_of(item)
             if isinstance(entry, dict) and isinstance(entry.get("execution"), dict):
-                execution = structure_execution(entry["execution"])
-                self._put(BatchItem(index=item.index, idempotency_key=key, execution=execution))
-                self.index_of.setdefault(execution.id, []).append(item.index)
+                execution = pack_execution(entry["execution"])
+                self._put(item.index, self._row(item, execution, None))
+                if self.watch is not None:
+                    self.awaiting.setdefault(execution.id, []).append(item.index)
                 created.append(execution.id)
             else:
                 rejected += 1
-                self._put(BatchItem(index=item.index, idempotency_key=key, error=_entry_error(entry)))
+                self._put(item.index, self._row(item, None, _entry_error(entry)))
         self.progress.answered(created=len(created), rejected=rejected)
         if rejected:
             self._failed()
@@ -282,13 +282,13 @@ class Batch:
 
     # -- waiting -------------------------------------------------------------------------------
 
-    async def await_executions(self, watch: StatusWatch) -> None:
+    async def await_executions(self, watch: BatchWatch) -> None:
         """Fold each ended execution into the results until the watch has handed out every id."""
         while (execution := await watch.next()) is not None:
-            for index in self.index_of.get(execution.id, []):
-                current = self.items[index]
-                if current is not None:
-                    self.items[index] = attrs.evolve(current, execution=execution)
+            for index in self.awaiting.pop(execution.id, ()):
+                row = self.items[index]
+                if row is not None:
+                    row.execution = execution
             self.progress.ended(execution)
             if execution.status != ExecutionStatus.COMPLETED:
                 self._failed()

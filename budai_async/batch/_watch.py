@@ -16,8 +16,8 @@ import collections
 import contextlib
 import json
 import random
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, overload
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import attrs
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from budai_async._requester import Requester
     from budai_async.batch._watch_link import Link
 
-__all__ = ["StatusWatch", "WatchMethod", "WatchOptions", "watch_url"]
+__all__ = ["StatusWatch", "WatchMethod", "WatchOptions", "Watched", "watch_url"]
 
 WatchMethod = Literal["auto", "websocket", "longpoll"]
 MAX_IDS_PER_FRAME = 1000
@@ -77,14 +77,47 @@ class _NoWebsocket(Exception):
     """The server has no websocket route: use the long-poll."""
 
 
-class StatusWatch:
+class Watched(Protocol):
+    """What the watch needs of each structured execution."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def is_terminal(self) -> bool: ...
+
+
+T = TypeVar("T", bound=Watched)
+
+
+class StatusWatch(Generic[T]):
     """Terminal executions of a growing set of ids, each handed out once by `next()`.
 
     Use ``async with StatusWatch(client) as watch``; `add(ids)` subscribes, `finish_adding()` says no
     more ids will come, and `next()` returns the next ended execution, or None once every id added
     was handed out after `finish_adding()`. Raises NotFoundError (from `next`) for an id the server
-    does not know, and APIConnectionError when the connection cannot be restored.
+    does not know, and APIConnectionError when the connection cannot be restored. `structure` turns
+    each wire execution into what `next()` returns (an `Execution` unless given).
     """
+
+    @overload
+    def __init__(
+        self: StatusWatch[Execution],
+        client: Requester,
+        *,
+        method: WatchMethod = ...,
+        options: WatchOptions | None = ...,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        client: Requester,
+        *,
+        method: WatchMethod = ...,
+        options: WatchOptions | None = ...,
+        structure: Callable[[Any], T],
+    ) -> None: ...
 
     def __init__(
         self,
@@ -92,15 +125,19 @@ class StatusWatch:
         *,
         method: WatchMethod = "auto",
         options: WatchOptions | None = None,
+        structure: Callable[[Any], Any] = structure_execution,
     ) -> None:
         if method not in ("auto", "websocket", "longpoll"):
             raise ValidationError(f"method must be auto, websocket or longpoll, got {method!r}")
         self._client = client
         self._method = method
+        self._structure = structure
         self.options = options or WatchOptions()
         self._wanted: set[str] = set()
+        # Handed out already: the server sends an id once per connection, so adding it again could
+        # only wait forever. Only the ids are kept (the executions went to the caller).
         self._delivered: set[str] = set()
-        self._out: collections.deque[Execution | BaseException] = collections.deque()
+        self._out: collections.deque[T | BaseException] = collections.deque()
         self._changed = asyncio.Event()
         self._more_ids = asyncio.Event()
         self._adding_done = False
@@ -114,7 +151,7 @@ class StatusWatch:
 
     # ------------------------------------------------------------------ caller side
 
-    async def __aenter__(self) -> StatusWatch:
+    async def __aenter__(self) -> StatusWatch[T]:
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -145,7 +182,7 @@ class StatusWatch:
         self._adding_done = True
         self._changed.set()
 
-    async def next(self) -> Execution | None:
+    async def next(self) -> T | None:
         """The next execution that ended; None when all are out and `finish_adding` was called."""
         while True:
             if self._out:
@@ -171,7 +208,7 @@ class StatusWatch:
 
     # ------------------------------------------------------------------ delivery
 
-    def _deliver(self, execution: Execution) -> None:
+    def _deliver(self, execution: T) -> None:
         if execution.id not in self._wanted or not execution.is_terminal:
             return
         self._wanted.discard(execution.id)
@@ -281,7 +318,7 @@ class StatusWatch:
             raise BudError(f"malformed status watch frame: {raw[:200]!r}") from error
         if kind == "executions":
             for item in frame.get("items", []):
-                self._deliver(structure_execution(item))
+                self._deliver(self._structure(item))
         elif kind == "subscribed":
             self._fail_ids(frame.get("unknown") or [])
         elif kind == "error":
@@ -321,7 +358,7 @@ class StatusWatch:
             if not isinstance(answer, dict):
                 raise BudError("unexpected answer from /budpipeline/executions/wait")
             for item in answer.get("items") or []:
-                self._deliver(structure_execution(item))
+                self._deliver(self._structure(item))
             self._fail_ids(answer.get("unknown") or [])
 
         while True:

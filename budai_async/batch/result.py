@@ -1,16 +1,20 @@
 """What a batch returns and reports: per-item results in input order, counts, progress snapshots.
 
 Everything here is plain data and arithmetic (no I/O), so the orchestration in `batch.py` stays a thin
-driver and these rules are tested from tables.
+driver and these rules are tested from tables. `create_many` keeps each item as a compact `ItemRow`
+(its execution packed, its idempotency key only when it is not the derived one); `BatchResult` hands
+out the documented `BatchItem` built from a row when it is read, and counts from the rows' statuses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 import attrs
 
+from budai_async.batch._chunking import item_key
+from budai_async.batch._packed import PackedExecution
 from budai_async.errors import APIStatusError, BudError
 from budai_async.models import Execution, ExecutionStatus
 
@@ -22,6 +26,7 @@ __all__ = [
     "BatchProgress",
     "BatchResult",
     "ItemError",
+    "ItemRow",
     "ProgressTracker",
 ]
 
@@ -91,10 +96,46 @@ class BatchItem:
     @property
     def ok(self) -> bool:
         """Created and not ended badly (pending/running/completed all count as ok)."""
-        if self.execution is None:
-            return False
-        status = self.execution.status
-        return not status.is_terminal or status == ExecutionStatus.COMPLETED
+        return _ok(_status(self))
+
+
+class ItemRow:
+    """One item as `create_many` holds it; `BatchResult` turns it into a `BatchItem` when read.
+
+    `execution` is usually packed; `key` is None when the item's idempotency key is the derived
+    ``{batch_key}-{index}`` (the row does not know its index: its place in the result is its index).
+    """
+
+    __slots__ = ("error", "execution", "key")
+
+    def __init__(
+        self,
+        execution: PackedExecution | Execution | None = None,
+        error: ItemError | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.execution = execution
+        self.error = error
+        self.key = key
+
+    def item(self, index: int, batch_key: str | None) -> BatchItem:
+        execution = self.execution
+        if isinstance(execution, PackedExecution):
+            execution = execution.unpack()
+        key = self.key
+        if key is None and batch_key is not None:
+            key = item_key(batch_key, index)
+        return BatchItem(index=index, idempotency_key=key, execution=execution, error=self.error)
+
+
+def _status(entry: BatchItem | ItemRow) -> ExecutionStatus | None:
+    """The item's execution status; None when it has no execution."""
+    execution = entry.execution
+    return None if execution is None else execution.status
+
+
+def _ok(status: ExecutionStatus | None) -> bool:
+    return status is not None and (not status.is_terminal or status == ExecutionStatus.COMPLETED)
 
 
 @attrs.frozen(kw_only=True)
@@ -110,13 +151,18 @@ class BatchCounts:
 
     @classmethod
     def of(cls, items: Sequence[BatchItem]) -> BatchCounts:
-        created = errors = completed = failed = pending = 0
-        for item in items:
-            if item.execution is None:
+        return cls.of_statuses(_status(item) for item in items)
+
+    @classmethod
+    def of_statuses(cls, statuses: Iterable[ExecutionStatus | None]) -> BatchCounts:
+        """Counts from each item's execution status (None: the item has no execution)."""
+        total = created = errors = completed = failed = pending = 0
+        for status in statuses:
+            total += 1
+            if status is None:
                 errors += 1
                 continue
             created += 1
-            status = item.execution.status
             if not status.is_terminal:
                 pending += 1
             elif status == ExecutionStatus.COMPLETED:
@@ -124,7 +170,7 @@ class BatchCounts:
             else:
                 failed += 1
         return cls(
-            total=len(items),
+            total=total,
             created=created,
             errors=errors,
             completed=completed,
@@ -160,11 +206,19 @@ def _describe(item: BatchItem) -> str:
 
 
 class BatchResult(Sequence[BatchItem]):
-    """Per-item results of `create_many`, in input order (``result[i]`` is input item i)."""
+    """Per-item results of `create_many`, in input order (``result[i]`` is input item i).
 
-    def __init__(self, items: Sequence[BatchItem], *, batch_key: str | None = None) -> None:
+    Items kept as `ItemRow` become `BatchItem` when read (each read builds a new, equal one);
+    `counts`, `ok` and `failures` read the statuses without building the other items.
+    """
+
+    def __init__(self, items: Sequence[BatchItem | ItemRow], *, batch_key: str | None = None) -> None:
         self._items = list(items)
         self.batch_key = batch_key
+
+    def _item(self, index: int) -> BatchItem:
+        entry = self._items[index]
+        return entry if isinstance(entry, BatchItem) else entry.item(index, self.batch_key)
 
     @overload
     def __getitem__(self, index: int) -> BatchItem: ...
@@ -173,38 +227,48 @@ class BatchResult(Sequence[BatchItem]):
     def __getitem__(self, index: slice) -> Sequence[BatchItem]: ...
 
     def __getitem__(self, index: int | slice) -> BatchItem | Sequence[BatchItem]:
-        return self._items[index]
+        positions = range(len(self._items))
+        if isinstance(index, slice):
+            return [self._item(i) for i in positions[index]]
+        return self._item(positions[index])
 
     def __len__(self) -> int:
         return len(self._items)
 
     def __iter__(self) -> Iterator[BatchItem]:
-        return iter(self._items)
+        return (self._item(i) for i in range(len(self._items)))
 
     def __repr__(self) -> str:
         return f"BatchResult({self.counts!r})"
 
     @property
     def counts(self) -> BatchCounts:
-        return BatchCounts.of(self._items)
+        return BatchCounts.of_statuses(_status(entry) for entry in self._items)
 
     @property
     def executions(self) -> list[Execution]:
         """The created executions, in input order (items with an error are left out)."""
-        return [item.execution for item in self._items if item.execution is not None]
+        executions: list[Execution] = []
+        for entry in self._items:
+            execution = entry.execution
+            if isinstance(execution, PackedExecution):
+                execution = execution.unpack()
+            if execution is not None:
+                executions.append(execution)
+        return executions
 
     @property
     def failures(self) -> list[BatchItem]:
         """Items not created, or whose execution ended failed, cancelled or timed out."""
-        return [item for item in self._items if not item.ok]
+        return [self._item(i) for i, entry in enumerate(self._items) if not _ok(_status(entry))]
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        return all(_ok(_status(entry)) for entry in self._items)
 
     def raise_for_failures(self) -> BatchResult:
         """Raise `BatchError` when any item failed; return self otherwise (for chaining)."""
-        if self.failures:
+        if not self.ok:
             raise BatchError(self)
         return self
 
@@ -256,7 +320,7 @@ class ProgressTracker:
         self.submitted += n
         self.rejected += n
 
-    def ended(self, execution: Execution) -> None:
+    def ended(self, execution: Execution | PackedExecution) -> None:
         if execution.status == ExecutionStatus.COMPLETED:
             self.completed += 1
         else:

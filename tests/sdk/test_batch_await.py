@@ -12,7 +12,7 @@ from aiohttp import web
 from batch_support import DELAY, NOOP
 
 from budai_async import AsyncBudClient
-from budai_async.batch import as_completed, create_many, wait_all
+from budai_async.batch import BatchEntry, as_completed, create_many, wait_all
 from budai_async.batch._watch import StatusWatch, WatchOptions
 from budai_async.errors import NotFoundError, TimeoutError, ValidationError
 from budai_async.models import Execution
@@ -128,6 +128,31 @@ async def test_create_many_with_wait_folds_in_the_final_states(client: AsyncBudC
     result = await create_many(client, pipeline.id, [{"n": n} for n in range(300)], chunk_size=64, wait=True)
     assert result.counts.completed == 300
     assert all(item.execution is not None and item.execution.outputs == {"n": item.index} for item in result)
+
+
+async def test_create_many_items_are_the_executions_the_server_holds(client: AsyncBudClient) -> None:
+    pipeline = await client.pipelines.create(name="noop", definition=NOOP)
+    waited = await create_many(client, pipeline.id, [{"n": n} for n in range(40)], chunk_size=16, wait=True)
+    for item in waited:  # each item's execution is built when read, from what the watch delivered
+        assert item.execution is not None
+        assert item.execution == await client.executions.get(item.execution.id)
+    submitted = await create_many(client, pipeline.id, [{"n": 1}], batch_key="once")
+    replayed = await create_many(client, pipeline.id, [{"n": 1}], batch_key="once")
+    assert submitted[0].execution is not None and replayed[0].execution is not None
+    assert submitted[0].execution.params == {"n": 1} and submitted[0].execution.id == replayed[0].execution.id
+
+
+async def test_create_many_items_sharing_an_execution_are_each_reported(
+    client: AsyncBudClient,
+) -> None:
+    pipeline = await client.pipelines.create(name="delay", definition=DELAY)
+    entries = [BatchEntry(params={"seconds": 0.0}, idempotency_key="same")] * 3 + [{"seconds": 0.0}]
+    result = await create_many(client, pipeline.id, entries, chunk_size=1, concurrency=1, wait=True)
+    assert [item.idempotency_key for item in result][:3] == ["same"] * 3
+    assert len({item.execution.id for item in result if item.execution}) == 2
+    # a replay answered after the shared execution was handed out keeps the answer's state
+    assert result.counts.created == 4 and result.counts.completed + result.counts.pending == 4
+    assert result[0].ok and result[3].execution is not None and result[3].execution.status == "completed"
 
 
 async def test_create_many_wait_timeout_returns_with_pending_items(client: AsyncBudClient) -> None:
