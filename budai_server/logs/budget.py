@@ -10,6 +10,7 @@ knows lines are missing and why.
 from __future__ import annotations
 
 import enum
+import math
 
 import attrs
 
@@ -28,25 +29,33 @@ class Verdict(enum.Enum):
 
 @attrs.define
 class LineBudget:
-    """One execution's allowance of log lines."""
+    """One execution's allowance of log lines.
+
+    The rate is a token bucket of `per_second` tokens refilled at `per_second` a second, kept as
+    the generic cell rate algorithm does: one "theoretical arrival time" instead of a token count
+    and a refill stamp, so a line that conforms costs a comparison and an addition (this runs for
+    every line an action writes). A line at `now` conforms when `now >= tat - tolerance`.
+    """
 
     per_second: float
     total: int
-    tokens: float = attrs.field(default=-1.0)
-    stamp: float | None = None
     admitted: int = 0
     noticed_at: float | None = None
     total_noticed: bool = False
+    _tat: float = attrs.field(init=False, default=-math.inf)
+    _interval: float = attrs.field(init=False, default=0.0)
+    _tolerance: float = attrs.field(init=False, default=math.inf)
+
+    def __attrs_post_init__(self) -> None:
+        if math.isfinite(self.per_second):
+            self._interval = 1.0 / self.per_second
+            self._tolerance = max(0.0, self.per_second - 1.0) * self._interval
 
     def admit(self, now: float) -> Verdict:
-        """Decide about one more line at time `now` (seconds, monotonic or wall).
-
-        The bucket is refilled lazily, only when it runs dry (from the time of the last refill):
-        a line that finds a token costs two comparisons, and over any window the lines admitted
-        stay within one burst plus the rate times the window, as with an eager refill.
-        """
-        if self.tokens >= 1.0 and self.admitted < self.total:  # the hot path of a busy step
-            self.tokens -= 1.0
+        """Decide about one more line at time `now` (seconds, monotonic or wall)."""
+        tat = self._tat
+        if now >= tat - self._tolerance and self.admitted < self.total:  # the hot path
+            self._tat = (now if now > tat else tat) + self._interval
             self.admitted += 1
             return Verdict.ADMIT
         if self.admitted >= self.total:
@@ -54,15 +63,6 @@ class LineBudget:
                 return Verdict.DROP
             self.total_noticed = True
             return Verdict.NOTICE_TOTAL
-        if self.stamp is None or self.tokens < 0:
-            self.tokens = self.per_second
-        else:
-            self.tokens = min(self.per_second, self.tokens + max(0.0, now - self.stamp) * self.per_second)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            self.admitted += 1
-            return Verdict.ADMIT
         if self.noticed_at is not None and now - self.noticed_at < NOTICE_EVERY:
             return Verdict.DROP
         self.noticed_at = now

@@ -115,7 +115,8 @@ def test_clip() -> None:
 
 @given(st.lists(st.floats(min_value=0, max_value=5), min_size=1, max_size=200))
 def test_line_budget_never_admits_more_than_a_burst_plus_the_rate(gaps: list[float]) -> None:
-    """The lazy refill keeps the token-bucket bound over every window [t_i, t_j]."""
+    """The rate keeps the token-bucket bound over every window [t_i, t_j] (Hypothesis found a
+    lazy refill that admitted four lines in one instant with a burst of three)."""
     budget = LineBudget(per_second=3, total=10_000)
     times = list(itertools.accumulate(gaps))
     admitted = [now for now in times if budget.admit(now) is Verdict.ADMIT]
