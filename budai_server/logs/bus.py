@@ -54,9 +54,12 @@ class LogSettings:
     flush_interval_seconds: float = attrs.field(default=0.05, validator=_positive)
     # Flush before the interval is up once this many lines wait.
     flush_batch_lines: int = attrs.field(default=5000, validator=_positive)
-    # Lines a stream subscriber may have queued; past it the stream catches up from the store.
-    # Queued lines are shared with the bus, so the cost is a pointer per line per subscriber.
-    subscriber_buffer_lines: int = attrs.field(default=50_000, validator=_positive)
+    # Lines a stream subscriber may have queued; past it the stream reads the rest back from the
+    # store. One full burst of the default rate limit (`max_log_lines_per_second`, bursts as
+    # large), so a follower slower than such a burst never pays for a read-back. Queued lines are
+    # shared with the bus and between subscribers: a pointer per line per subscriber, plus the
+    # lines themselves (~250 bytes each) kept alive until the slowest subscriber sent them.
+    subscriber_buffer_lines: int = attrs.field(default=200_000, validator=_positive)
     # Idle streams get a heartbeat frame (and a terminal-status check) this often.
     heartbeat_seconds: float = attrs.field(default=5.0, validator=_positive)
     # Most lines in one websocket frame.
@@ -298,9 +301,7 @@ class LogBus:
         channel = self._channels.get(execution_id)
         if channel is None:
             channel = self._channels[execution_id] = _Channel()
-        snapshot = [
-            line for line in channel.unflushed if log_filter.accepts(line.rank, line.step_id, line.ts)
-        ]
+        snapshot = self.memory_lines(execution_id, log_filter)
         live_after = None if channel.next_seq is None else channel.next_seq - 1
         subscription = Subscription(
             execution_id, log_filter, self.settings.subscriber_buffer_lines, snapshot, live_after
@@ -322,6 +323,8 @@ class LogBus:
         channel = self._channels.get(execution_id)
         if channel is None:
             return []
+        if log_filter.is_open:  # the common case: no per-line filter call
+            return list(channel.unflushed)
         return [line for line in channel.unflushed if log_filter.accepts(line.rank, line.step_id, line.ts)]
 
     async def read(
