@@ -306,6 +306,10 @@ async def run(lines: int, rounds: int, latency_rate: float, latency_seconds: flo
     with tempfile.TemporaryDirectory() as tmp:
         server_args = ["-m", "budai_server", "--db", str(Path(tmp) / "bench.db"), "--host", "127.0.0.1"]
         server_args += ["--port", "0", "--actions", "logs", "--log-level", "warning"]
+        # The default rate limit lets a burst of 200,000 lines through; a longer one would drop
+        # lines, so the limits are raised to fit (they are still checked for every line).
+        server_args += ["--limit", f"max_log_lines_per_second={max(200_000, lines)}"]
+        server_args += ["--limit", f"max_log_lines_per_execution={max(1_000_000, lines)}"]
         ours, ours_url = await start_process(server_args, LISTENING)
         try:
             bare, bare_url = await start_process([__file__, "--serve-transport"], TRANSPORT_LISTENING)
