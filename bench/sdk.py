@@ -2,8 +2,10 @@
 
 The local server runs in its own process (``python -m budai_server`` on a fresh SQLite file), so
 the CPU time measured here (`time.process_time` of this process) is the client's alone. For each
-concurrency and each client, `--requests` GETs of one stored execution are spread over that many
-tasks after a warm-up; every client gets the same connection limit (`--connections`). Clients:
+concurrency, every client is opened at once (each with `--connections`), warmed up, and then
+`--repeat` rounds run one block of `--requests` GETs of one stored execution per client, spread
+over that many tasks; the blocks of all clients interleave, in reverse every other round, so a
+load that drifts moves every client alike (this machine's rows swing by ±20 %). Clients:
 
 - ``aiohttp``: bare ``aiohttp.ClientSession`` GET + ``read()``: the limit (HTTP only);
 - ``aiohttp+json``: the same + ``json.loads``: the headline baseline (HTTP and JSON);
@@ -18,10 +20,9 @@ tasks after a warm-up; every client gets the same connection limit (`--connectio
   client, called from a plain thread, in blocks alternating with blocks of ``AsyncBudClient`` calls;
   its CPU includes its private loop thread (process time counts every thread).
 
-The headline ratio is budai_async CPU µs/request over aiohttp+json's, per concurrency. Rows of one
-concurrency run back to back and `--repeat` times (clients in turn, in reverse every other round),
-so ratios compare like with like on a shared machine: the summary gives the ratio of the medians
-and the median of each round's paired ratio; the load average is printed with every row.
+The headline ratio is budai_async CPU µs/request over aiohttp+json's, per concurrency: the summary
+gives the ratio of the medians and the median of each round's paired ratio; the load average is
+printed with every row.
 
 Usage (figures go to docs/benchmarks.md):
 
@@ -33,15 +34,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -104,22 +107,21 @@ def stock_structure(conv: cattrs.Converter, data: dict[str, Any]) -> Execution:
     return conv.structure({**data, "steps": steps, "progress": progress}, Execution)
 
 
-async def run_client(
-    name: str, url: str, execution_id: str, args: argparse.Namespace, level: int
-) -> tuple[float, float]:
-    """Warm up, then measure one client at one concurrency."""
+@contextlib.asynccontextmanager
+async def open_client(
+    name: str, url: str, execution_id: str, args: argparse.Namespace
+) -> AsyncIterator[Call]:
+    """Open one client (its own pool of `--connections`) and yield its call: one GET, parsed."""
     path = f"/budpipeline/executions/{execution_id}"
-    warm = min(args.requests, 1000)
     if name == "budai_async":
         async with AsyncBudClient(base_url=url, max_connections=args.connections) as client:
 
             async def budai() -> Any:
                 return await client.executions.get(execution_id)
 
-            await measure(budai, warm, level)
-            return await measure(budai, args.requests, level)
-    if name == "httpx":  # its pool costs milliseconds of CPU per request: fewer, to keep runs short
-        requests = min(args.requests, args.httpx_requests)
+            yield budai
+        return
+    if name == "httpx":
         limits = httpx.Limits(max_connections=args.connections, max_keepalive_connections=args.connections)
         async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0) as hclient:
 
@@ -128,8 +130,8 @@ async def run_client(
                 response.raise_for_status()
                 return response.json()
 
-            await measure(hx, min(warm, requests), level)
-            return await measure(hx, requests, level)
+            yield hx
+        return
     conv = stock_converter()
     connector = aiohttp.TCPConnector(limit=args.connections)
     timeout = aiohttp.ClientTimeout()  # aiohttp's default: total 300 s, no read timeout
@@ -150,8 +152,32 @@ async def run_client(
                 return data
             return stock_structure(conv, data)
 
-        await measure(bare, warm, level)
-        return await measure(bare, args.requests, level)
+        yield bare
+
+
+async def run_level(
+    clients: list[str], url: str, execution_id: str, args: argparse.Namespace, level: int
+) -> dict[str, list[tuple[float, float, float]]]:
+    """Every client open at once, then `--repeat` rounds of one short block per client.
+
+    Blocks of all clients interleave (in reverse every other round), so a load that drifts moves
+    every client alike; each round's blocks are seconds apart. httpx costs milliseconds of CPU per
+    request, so its blocks are `--httpx-requests` long.
+    """
+    rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in clients}
+    async with contextlib.AsyncExitStack() as stack:
+        calls = {
+            name: await stack.enter_async_context(open_client(name, url, execution_id, args))
+            for name in clients
+        }
+        for name, call in calls.items():  # warm-up: pools filled, fast paths compiled
+            await measure(call, min(args.requests, 1000 if name != "httpx" else args.httpx_requests), level)
+        for rnd in range(1, args.repeat + 1):
+            for name in clients if rnd % 2 else clients[::-1]:
+                count = min(args.requests, args.httpx_requests) if name == "httpx" else args.requests
+                rps, us = await measure(calls[name], count, level)
+                rows[name].append((rps, us, os.getloadavg()[0]))
+    return rows
 
 
 def measure_sync(client: BudClient, execution_id: str, count: int) -> tuple[float, float]:
@@ -225,6 +251,32 @@ async def parse_costs(url: str, execution_id: str) -> None:
         print(f"  {name:<24} {best:6.1f}")
 
 
+async def child(args: argparse.Namespace) -> None:
+    """`--child NAME`: one client, a warm-up, then `--child-requests` calls at `--level` (under valgrind)."""
+    async with open_client(args.child, args.url, args.execution, args) as call:
+        await measure(call, 100, args.level)
+        await measure(call, args.child_requests, args.level)
+
+
+def instructions(name: str, url: str, execution_id: str, args: argparse.Namespace, level: int) -> float:
+    """Instructions per call of client `name`, counted by callgrind (repeatable on a noisy machine).
+
+    The client runs twice in its own process under `valgrind --tool=callgrind`, with N and 2N
+    measured calls after the same start-up and warm-up; the difference over N is one call's count.
+    """
+    counts = []
+    for requests in (args.instructions, 2 * args.instructions):
+        command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__]
+        command += ["--child", name, "--url", url, "--execution", execution_id, "--level", str(level)]
+        command += ["--child-requests", str(requests), "--connections", str(args.connections)]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        match = re.search(r"Collected : (\d+)", done.stderr)
+        if match is None:
+            raise RuntimeError(f"no callgrind total for {name}: {done.stderr[-500:]}")
+        counts.append(int(match.group(1)))
+    return (counts[1] - counts[0]) / args.instructions
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -239,7 +291,21 @@ async def main() -> None:
     parser.add_argument(
         "--sync-rounds", type=int, default=0, help="BudClient vs AsyncBudClient rounds (0: skip)"
     )
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        help="also count instructions per call with callgrind, N and 2N calls per client (0: skip)",
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--execution", help=argparse.SUPPRESS)
+    parser.add_argument("--level", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--child-requests", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        await child(args)
+        return
     levels = [int(level) for level in args.concurrency.split(",")]
     clients = args.clients.split(",")
 
@@ -251,6 +317,18 @@ async def main() -> None:
             await parse_costs(url, execution_id)
             if args.parse_only:
                 return
+            if args.instructions:
+                calls = f"{args.instructions} and {2 * args.instructions} calls"
+                print(f"instructions per call (callgrind, {calls} per client):")
+                for level in levels:
+                    counted = {
+                        name: await asyncio.to_thread(instructions, name, url, execution_id, args, level)
+                        for name in clients
+                    }
+                    base = counted.get("aiohttp+json")
+                    for name, count in counted.items():
+                        ratio = f" ({count / base:.2f}x)" if base else ""
+                        print(f"  concurrency {level}: {name:<22} {count:>12,.0f}{ratio}", flush=True)
             print(
                 f"server: {url} (separate process), {args.requests} requests per row, "
                 f"{args.connections} connections max"
@@ -259,18 +337,14 @@ async def main() -> None:
                 f"{'conc':>5} | {'round':>5} | {'client':<20} | {'req/s':>7} | {'CPU µs/req':>10} | load avg"
             )
             summary: list[str] = []
-            for level in levels:
-                cpu: dict[str, list[float]] = {name: [] for name in clients}
-                for rnd in range(1, args.repeat + 1):
-                    # Every other round runs the clients in reverse, so a load that drifts during
-                    # a round favours none of them; each round's ratios pair rows minutes apart.
-                    for name in clients if rnd % 2 else clients[::-1]:
-                        rps, us = await run_client(name, url, execution_id, args, level)
-                        cpu[name].append(us)
-                        load = os.getloadavg()[0]
+            for level in levels if args.repeat > 0 else []:  # --repeat 0: instructions only
+                rows = await run_level(clients, url, execution_id, args, level)
+                cpu = {name: [us for _rps, us, _load in runs] for name, runs in rows.items()}
+                for rnd in range(args.repeat):
+                    for name in clients:
+                        rps, us, load = rows[name][rnd]
                         print(
-                            f"{level:>5} | {rnd:>5} | {name:<20} | {rps:>7.0f} | {us:>10.0f} | {load:.2f}",
-                            flush=True,
+                            f"{level:>5} | {rnd + 1:>5} | {name:<20} | {rps:>7.0f} | {us:>10.0f} | {load:.2f}"
                         )
                 med = {name: statistics.median(values) for name, values in cpu.items()}
                 base = med.get("aiohttp+json")
