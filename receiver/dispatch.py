@@ -251,13 +251,8 @@ class Dispatcher:
                     with handling(job.trace, job.id, job.event.type if job.event else None):
                         failures = await self._dispatch(job)
             except BaseException as exc:
-                if isinstance(exc, StoreError):
-                    log.warning("event %s: store failed (%s); it will be retried", job.id, exc)
-                elif isinstance(exc, Exception):
-                    log.exception("event %s: dispatch failed; it will be retried", job.id)
-                self._orphans.add(job.id)
-                self._in_flight.pop(job.id, None)
-                self._queue.task_done()
+                _log_retry(exc, f"event {job.id}", "dispatch")
+                self._settle(job.id, None)
                 if not isinstance(exc, Exception):
                     raise
                 continue
@@ -284,23 +279,25 @@ class Dispatcher:
             await self.store.finish_many(records)
         except BaseException as exc:
             failed = exc
-            if isinstance(exc, StoreError):
-                log.warning("%d event(s): store failed (%s); they will be retried", len(records), exc)
-            elif isinstance(exc, Exception):
-                log.exception("%d event(s): finishing failed; they will be retried", len(records))
+            _log_retry(exc, f"{len(records)} event(s)", "finishing")
         for job, failures, _ in finishing:
-            if failed is not None:
-                self._orphans.add(job.id)
-            else:
-                self._owned.discard(job.id)
-                if failures:
-                    self.metrics.dead_lettered += 1
-                else:
-                    self.metrics.dispatched += 1
-            self._in_flight.pop(job.id, None)
-            self._queue.task_done()
+            self._settle(job.id, None if failed is not None else failures)
         if failed is not None and not isinstance(failed, Exception):
             raise failed
+
+    def _settle(self, job_id: str, failures: dict[str, str] | None) -> None:
+        """The event stops being held by a worker: finished with `failures` (empty: every handler
+        succeeded), or, with None, left for a retry because its dispatch or finish failed."""
+        if failures is None:
+            self._orphans.add(job_id)
+        else:
+            self._owned.discard(job_id)
+            if failures:
+                self.metrics.dead_lettered += 1
+            else:
+                self.metrics.dispatched += 1
+        self._in_flight.pop(job_id, None)
+        self._queue.task_done()
 
     async def _dispatch(self, job: Job) -> dict[str, str]:
         """Run the event's handlers that have not succeeded yet; returns the failures by handler."""
@@ -367,3 +364,14 @@ class Dispatcher:
                 await hook(event, failure)
             except Exception:
                 log.exception("on_error hook failed for event %s", failure.event_id)
+
+
+def _log_retry(exc: BaseException, subject: str, step: str) -> None:
+    """Say why `subject` will be retried: a store failure briefly, anything else with its traceback.
+
+    Cancellation and other BaseExceptions are not failures and are not logged.
+    """
+    if isinstance(exc, StoreError):
+        log.warning("%s: store failed (%s); will be retried", subject, exc)
+    elif isinstance(exc, Exception):
+        log.exception("%s: %s failed; will be retried", subject, step)
