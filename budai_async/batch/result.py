@@ -119,13 +119,16 @@ class ItemRow:
         self.key = key
 
     def item(self, index: int, batch_key: str | None) -> BatchItem:
-        execution = self.execution
-        if isinstance(execution, PackedExecution):
-            execution = execution.unpack()
+        execution = _unpacked(self.execution)
         key = self.key
         if key is None and batch_key is not None:
             key = item_key(batch_key, index)
         return BatchItem(index=index, idempotency_key=key, execution=execution, error=self.error)
+
+
+def _unpacked(execution: PackedExecution | Execution | None) -> Execution | None:
+    """The execution a row holds, built from its packed form when it is packed."""
+    return execution.unpack() if isinstance(execution, PackedExecution) else execution
 
 
 def _status(entry: BatchItem | ItemRow) -> ExecutionStatus | None:
@@ -248,14 +251,8 @@ class BatchResult(Sequence[BatchItem]):
     @property
     def executions(self) -> list[Execution]:
         """The created executions, in input order (items with an error are left out)."""
-        executions: list[Execution] = []
-        for entry in self._items:
-            execution = entry.execution
-            if isinstance(execution, PackedExecution):
-                execution = execution.unpack()
-            if execution is not None:
-                executions.append(execution)
-        return executions
+        executions = (_unpacked(entry.execution) for entry in self._items)
+        return [execution for execution in executions if execution is not None]
 
     @property
     def failures(self) -> list[BatchItem]:
