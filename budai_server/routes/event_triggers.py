@@ -195,7 +195,7 @@ async def delete_trigger(request: web.Request) -> web.Response:
 
 async def list_firings(request: web.Request) -> web.Response:
     record = await _load(request)
-    items = [{**row, "recorded_at": row["recorded_at"]} for row in await _store(request).firings(record.id)]
+    items = await _store(request).firings(record.id)
     return json_response({"items": items, "total": len(items)})
 
 
