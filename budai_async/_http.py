@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, Protocol
 import aiohttp
 import attrs
 
+from budai_async import _read_timer as read_timer
 from budai_async._network import SSLSetting, env_proxy, netrc_authorization, ssl_setting
 from budai_async.errors import APIConnectionError, APITimeoutError, BudError
 
@@ -199,13 +200,16 @@ class HTTPTransport:
             self._session, self._loop = network.session, loop
             return network.session
         keepalive = self._keepalive_timeout
-        connector = network.connector or aiohttp.TCPConnector(
-            limit=self._max_connections,
-            limit_per_host=self._max_connections_per_host,
-            keepalive_timeout=keepalive if keepalive else None,
-            force_close=not keepalive,
-            ssl=ssl_setting(network.ssl, network.ca_bundle),
-        )
+        connector = network.connector
+        if connector is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections,
+                limit_per_host=self._max_connections_per_host,
+                keepalive_timeout=keepalive if keepalive else None,
+                force_close=not keepalive,
+                ssl=ssl_setting(network.ssl, network.ca_bundle),
+            )
+            read_timer.install(connector, loop)  # a connector of yours keeps aiohttp's own timer
         headers = self._headers
         if network.trust_env and not any(name.lower() == "authorization" for name in headers):
             basic = netrc_authorization(self._base_url)  # an api_key (or your header) wins over .netrc
