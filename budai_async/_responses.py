@@ -7,11 +7,11 @@ exception message is the server's own words whichever server answered.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from budai_async._json import loads
 from budai_async._retry import header_value, parse_retry_after
 from budai_async.errors import APIStatusError, RateLimitError, status_error_for
 
@@ -25,7 +25,7 @@ def decode_body(body: bytes) -> Any:
     if not body:
         return None
     try:
-        return json.loads(body)
+        return loads(body)
     except ValueError:
         return body.decode("utf-8", errors="replace")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, overload
@@ -23,6 +22,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import attrs
 
 from budai_async._convert import structure_execution
+from budai_async._json import loads as json_loads
 from budai_async._polling import advertised_maximum
 from budai_async._requester import websocket_headers
 from budai_async.errors import (
@@ -312,7 +312,7 @@ class StatusWatch(Generic[T]):
 
     def _handle(self, raw: str | bytes) -> None:
         try:
-            frame = json.loads(raw)
+            frame = json_loads(raw)
             kind = frame["type"]
         except (ValueError, TypeError, KeyError) as error:
             raise BudError(f"malformed status watch frame: {raw[:200]!r}") from error

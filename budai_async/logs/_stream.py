@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import socket
@@ -27,6 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from budai_async._convert import converter
+from budai_async._json import loads as json_loads
 from budai_async._responses import error_from_response
 from budai_async.errors import APIStatusError, BudError, ValidationError
 from budai_async.logs._reconnect import ReconnectBackoff
@@ -319,7 +319,7 @@ class LogStream:
     async def _handle_frame(self, raw: str | bytes) -> _End | None:
         """Buffer the new lines of a frame (waiting while the caller is behind); `_End` at the end."""
         try:
-            frame = json.loads(raw)
+            frame = json_loads(raw)
             kind = frame["type"]
         except (ValueError, TypeError, KeyError) as error:
             raise BudError(f"malformed log stream frame: {raw[:200]!r}") from error
