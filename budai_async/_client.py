@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final
@@ -239,8 +239,12 @@ class AsyncBudClient:
         max_retries: int | None = None,
         idempotency_key: str | None = None,
         missing_ok_after_retry: bool = False,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """Send `method path` with retries and return the decoded JSON answer (None when empty).
+
+        `decode` turns a 2xx body into the result instead (the executions resource reads its answers
+        straight into `Execution` this way); errors are read the same either way.
 
         Retries connection errors, 408, 429 and 5xx with exponential full-jitter backoff, honouring
         Retry-After. With `missing_ok_after_retry`, a 404 that follows an attempt whose answer was
@@ -264,7 +268,7 @@ class AsyncBudClient:
             transport = RequestLogger(
                 transport, method=method, path=path, request_id=request_id, default_headers=self._headers
             )
-        call = _Call(transport, method, url, path, params, headers, body, call_timeout)
+        call = _Call(transport, method, url, path, params, headers, body, call_timeout, decode or decode_body)
         # Happy path: one attempt and nothing else (no retry frames, no per-call closures).
         try:
             return await call.attempt(missing_ok=False)
@@ -288,6 +292,7 @@ class _Call:
     headers: dict[str, str] | None
     body: bytes | None
     timeout: Timeout
+    decode: Callable[[bytes], Any]
 
     async def attempt(self, *, missing_ok: bool) -> Any:
         """Send once; the decoded 2xx answer, else raise the error for the status.
@@ -304,7 +309,7 @@ class _Call:
             timeout=self.timeout,
         )
         if 200 <= raw.status < 300:
-            return decode_body(raw.body)
+            return self.decode(raw.body)
         error = error_from_response(
             raw.status, raw.headers, raw.body, now=datetime.now(UTC), context=f"{self.method} {self.path}"
         )

@@ -17,7 +17,16 @@ from typing import Any, Final, TypeVar
 
 from budai_async.models import CallbackEvent, Execution, ExecutionStatus, Priority, StepRun, StepStatus
 
-__all__ = ["fast_callback_event", "fast_execution", "fast_step", "parse_datetime"]
+__all__ = [
+    "EXECUTION_STATUSES",
+    "PRIORITIES",
+    "STEP_STATUSES",
+    "fast_callback_event",
+    "fast_execution",
+    "fast_step",
+    "parse_datetime",
+    "read_enum",
+]
 
 # Keys that `normalize_execution` reads to map another shape: their presence means "not ours".
 E = TypeVar("E", ExecutionStatus, StepStatus, Priority)
@@ -38,9 +47,9 @@ _FOREIGN_KEYS: Final = frozenset(
 _FOREIGN_STEP_KEYS: Final = ("retry_count", "outputs", "error_message", "start_time", "end_time")
 _NUMBERS: Final = (int, float)
 # Known enum values by text: a dict hit instead of EnumType.__call__ (unknown values still go through it).
-_EXECUTION_STATUS: Final = dict(ExecutionStatus._value2member_map_)
-_STEP_STATUS: Final = dict(StepStatus._value2member_map_)
-_PRIORITY: Final = dict(Priority._value2member_map_)
+EXECUTION_STATUSES: Final = dict(ExecutionStatus._value2member_map_)
+STEP_STATUSES: Final = dict(StepStatus._value2member_map_)
+PRIORITIES: Final = dict(Priority._value2member_map_)
 _fromisoformat = datetime.fromisoformat
 
 
@@ -61,7 +70,8 @@ def parse_datetime(value: Any) -> datetime:
     raise ValueError(f"not a datetime: {value!r}")
 
 
-def _enum(cls: type[E], known: dict[Any, Any], value: Any) -> E:
+def read_enum(cls: type[E], known: dict[Any, Any], value: Any) -> E:
+    """The member for `value`: a dict hit for known text, else the enum's own (open) lookup."""
     member = known.get(value) if type(value) is str else None
     return member if member is not None else cls(value)
 
@@ -103,7 +113,7 @@ def _step_run(data: dict[str, Any], status: Any) -> StepRun | None:
     get = data.get
     try:
         return StepRun(
-            status=_enum(StepStatus, _STEP_STATUS, status),
+            status=read_enum(StepStatus, STEP_STATUSES, status),
             output=get("output"),
             error=get("error"),
             attempts=int(get("attempts", 0)),
@@ -193,8 +203,8 @@ def fast_execution(data: Any) -> Execution | None:
         return Execution(
             id=str(data["id"]),
             pipeline_id=_text(get("pipeline_id")),
-            status=_enum(ExecutionStatus, _EXECUTION_STATUS, get("status", ExecutionStatus.PENDING)),
-            priority=Priority.NORMAL if priority is None else _enum(Priority, _PRIORITY, priority),
+            status=read_enum(ExecutionStatus, EXECUTION_STATUSES, get("status", ExecutionStatus.PENDING)),
+            priority=Priority.NORMAL if priority is None else read_enum(Priority, PRIORITIES, priority),
             params=params,
             tags=[] if tags is None else [str(tag) for tag in tags],
             outputs=outputs,
@@ -245,7 +255,7 @@ def fast_callback_event(data: Any) -> CallbackEvent | None:
             type=kind,
             execution_id=execution_id,
             pipeline_id=_text(get("pipeline_id")),
-            status=_enum(ExecutionStatus, _EXECUTION_STATUS, get("status", ExecutionStatus.COMPLETED)),
+            status=read_enum(ExecutionStatus, EXECUTION_STATUSES, get("status", ExecutionStatus.COMPLETED)),
             outputs={str(key): item for key, item in outputs.items()},
             error=error,
             tags=[str(tag) for tag in tags],

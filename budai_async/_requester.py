@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Final, Protocol
 
@@ -107,4 +107,5 @@ class Requester(Protocol):
         max_retries: int | None = None,
         idempotency_key: str | None = None,
         missing_ok_after_retry: bool = False,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any: ...

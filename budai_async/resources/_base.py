@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from budai_async._convert import converter, structure_page
+from budai_async._fastdecode import decode_execution
+from budai_async._responses import decode_body
 from budai_async.errors import APIStatusError, BudError, NotFoundError, ValidationError
-from budai_async.models import Page
+from budai_async.models import Execution, Page
 
 if TYPE_CHECKING:
     from budai_async._requester import Requester
@@ -24,6 +26,7 @@ __all__ = [
     "definition_dict",
     "parse",
     "parse_page",
+    "read_execution",
     "segment",
     "unsupported",
 ]
@@ -65,6 +68,12 @@ def parse(data: Any, model: type[T]) -> T:
         return converter.structure(data, model)
     except Exception as exc:  # cattrs raises several unrelated types (ClassValidationError, KeyError...)
         raise BudError(f"the server's answer is not a valid {model.__name__}: {exc}") from exc
+
+
+def read_execution(body: bytes) -> Execution:
+    """An execution answer: straight from the bytes in our server's shape (`_fastdecode`), else
+    decoded and structured like any answer (`parse`), which reads every other shape."""
+    return decode_execution(body) or parse(decode_body(body), Execution)
 
 
 def parse_page(data: Any, model: type[T]) -> Page[T]:

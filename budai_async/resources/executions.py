@@ -30,6 +30,7 @@ from budai_async.resources._base import (
     definition_dict,
     parse,
     parse_page,
+    read_execution,
     segment,
     unsupported,
 )
@@ -120,8 +121,10 @@ class ExecutionsResource(Resource):
             params=params, priority=priority, callbacks=callbacks, tags=tags, timeout_seconds=timeout_seconds
         )
         path = f"/budpipeline/{segment(pipeline_id, 'pipeline_id')}/execute"
-        data = await self._client.request("POST", path, json_body=body, idempotency_key=idempotency_key)
-        return await self._finish(parse(data, Execution), wait=wait, deadline_in=timeout)
+        execution = await self._client.request(
+            "POST", path, json_body=body, idempotency_key=idempotency_key, decode=read_execution
+        )
+        return await self._finish(execution, wait=wait, deadline_in=timeout)
 
     async def run_ephemeral(
         self,
@@ -142,14 +145,16 @@ class ExecutionsResource(Resource):
             params=params, priority=priority, callbacks=callbacks, tags=tags, timeout_seconds=timeout_seconds
         )
         body["pipeline_definition"] = definition_dict(pipeline_definition, "pipeline_definition")
-        data = await self._client.request(
-            "POST", "/budpipeline/run", json_body=body, idempotency_key=idempotency_key
+        execution = await self._client.request(
+            "POST", "/budpipeline/run", json_body=body, idempotency_key=idempotency_key, decode=read_execution
         )
-        return await self._finish(parse(data, Execution), wait=wait, deadline_in=timeout)
+        return await self._finish(execution, wait=wait, deadline_in=timeout)
 
     async def get(self, execution_id: str) -> Execution:
         """One execution with its steps, outputs and metrics; raises NotFoundError."""
-        return parse(await self._client.request("GET", self._path(execution_id)), Execution)
+        path = self._path(execution_id)
+        execution: Execution = await self._client.request("GET", path, decode=read_execution)
+        return execution
 
     def list(
         self,
@@ -192,10 +197,12 @@ class ExecutionsResource(Resource):
     async def cancel(self, execution_id: str) -> Execution:
         """Cancel a pending or running execution; raises ConflictError if it had already ended."""
         try:
-            data = await self._client.request("POST", f"{self._path(execution_id)}/cancel")
+            execution: Execution = await self._client.request(
+                "POST", f"{self._path(execution_id)}/cancel", decode=read_execution
+            )
         except APIStatusError as error:
             raise unsupported(error, "executions.cancel") from error
-        return parse(data, Execution)
+        return execution
 
     async def retry(
         self,
@@ -214,12 +221,16 @@ class ExecutionsResource(Resource):
         _check_wait(wait, timeout)
         body: dict[str, Any] = {} if params is None else {"params": dict(params)}
         try:
-            data = await self._client.request(
-                "POST", f"{self._path(execution_id)}/retry", json_body=body, idempotency_key=idempotency_key
+            execution = await self._client.request(
+                "POST",
+                f"{self._path(execution_id)}/retry",
+                json_body=body,
+                idempotency_key=idempotency_key,
+                decode=read_execution,
             )
         except APIStatusError as error:
             raise unsupported(error, "executions.retry") from error
-        return await self._finish(parse(data, Execution), wait=wait, deadline_in=timeout)
+        return await self._finish(execution, wait=wait, deadline_in=timeout)
 
     async def progress(self, execution_id: str) -> Execution:
         """The execution from the progress view (per-step states and step counts)."""
@@ -398,8 +409,12 @@ class ExecutionsResource(Resource):
 
     async def _long_poll(self, execution_id: str, seconds: float, http_timeout: TimeoutLike) -> Execution:
         try:
-            data = await self._client.request(
-                "GET", self._path(execution_id), params=[("wait", f"{seconds:g}")], timeout=http_timeout
+            execution: Execution = await self._client.request(
+                "GET",
+                self._path(execution_id),
+                params=[("wait", f"{seconds:g}")],
+                timeout=http_timeout,
+                decode=read_execution,
             )
         except UnprocessableEntityError as error:
             # A server whose `--long-poll-max-seconds` is below our chunk refuses it naming its
@@ -408,10 +423,14 @@ class ExecutionsResource(Resource):
             if maximum is None:
                 raise
             self._wait_cap = maximum
-            data = await self._client.request(
-                "GET", self._path(execution_id), params=[("wait", f"{maximum:g}")], timeout=http_timeout
+            execution = await self._client.request(
+                "GET",
+                self._path(execution_id),
+                params=[("wait", f"{maximum:g}")],
+                timeout=http_timeout,
+                decode=read_execution,
             )
-        return parse(data, Execution)
+        return execution
 
     async def _wait_from(
         self, last: Execution | None, execution_id: str, deadline_in: float | None
