@@ -7,12 +7,12 @@ event types are accepted, so a newer server's callbacks still arrive.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import cattrs
 
 from budai_async._convert import converter
+from budai_async._json import loads as json_loads
 from budai_async.models import CallbackEvent
 
 __all__ = ["CallbackEvent", "MalformedEvent", "parse_event"]
@@ -34,7 +34,7 @@ def parse_event(body: bytes | str) -> CallbackEvent:
     Raises `MalformedEvent` with the reason.
     """
     try:
-        data: Any = json.loads(body)
+        data: Any = json_loads(body)  # msgspec, the standard library's values (budai_async._json)
     except (ValueError, RecursionError):
         raise MalformedEvent("body is not valid JSON") from None
     if not isinstance(data, dict):
