@@ -25,20 +25,18 @@ import attrs
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from budai_async._convert import converter
-from budai_async._json import loads as json_loads
 from budai_async._responses import error_from_response
 from budai_async.errors import APIStatusError, BudError, ValidationError
+from budai_async.logs._frames import read_frame
 from budai_async.logs._reconnect import ReconnectBackoff
 from budai_async.logs.cursor import CLOSE_LAGGING, ResumeCursor, resume_at_once, should_resume
-from budai_async.models import ExecutionStatus, LogEntry, LogLevel
+from budai_async.models import ExecutionStatus, LogEntry
 
 __all__ = ["FollowOptions", "LogStream"]
 
 _ws_log = logging.getLogger("budai_async.ws")
 
 _RETRYABLE_HANDSHAKE = frozenset({408, 425, 429, 500, 502, 503, 504})
-_LEVELS: dict[Any, LogLevel] = {level.value: level for level in LogLevel}  # a dict hit per line
 
 
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -86,23 +84,6 @@ class _Closed:
 
 
 _Item = list[LogEntry] | _End | Exception
-
-
-def _entry(item: Mapping[str, Any]) -> LogEntry:
-    """A `LogEntry` from one wire item: a direct path for the server's own shape (this runs for
-    every streamed line), the shared converter for anything else."""
-    try:
-        stamp = datetime.fromisoformat(item["timestamp"])
-        return LogEntry(
-            seq=int(item["seq"]),
-            timestamp=stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC),
-            level=_LEVELS.get(item["level"]) or LogLevel(item["level"]),
-            message=str(item["message"]),
-            step_id=item.get("step_id"),
-            execution_id=item.get("execution_id"),
-        )
-    except (KeyError, TypeError, ValueError):
-        return converter.structure(item, LogEntry)
 
 
 class LogStream:
@@ -318,13 +299,9 @@ class LogStream:
 
     async def _handle_frame(self, raw: str | bytes) -> _End | None:
         """Buffer the new lines of a frame (waiting while the caller is behind); `_End` at the end."""
-        try:
-            frame = json_loads(raw)
-            kind = frame["type"]
-        except (ValueError, TypeError, KeyError) as error:
-            raise BudError(f"malformed log stream frame: {raw[:200]!r}") from error
-        if kind == "lines":
-            entries = [entry for entry in map(_entry, frame["items"]) if entry.seq > self._received]
+        frame = read_frame(raw)
+        if frame.kind == "lines":
+            entries = [entry for entry in frame.entries if entry.seq > self._received]
             if entries:
                 while self._buffered >= self.options.buffer_lines:  # the caller is behind: stop reading
                     self._room.clear()
@@ -332,8 +309,8 @@ class LogStream:
                 self._buffered += len(entries)
                 self._buffer.put_nowait(entries)
                 self._received = entries[-1].seq
-        elif kind == "end":
-            return _End(ExecutionStatus(frame.get("status", "completed")))
+        elif frame.status is not None:
+            return _End(frame.status)
         # heartbeats (and frame types added later) only prove the connection is alive
         return None
 
