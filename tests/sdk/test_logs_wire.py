@@ -8,8 +8,8 @@ import pytest
 
 from budai_async._requester import websocket_headers
 from budai_async.errors import ValidationError
-from budai_async.logs._reader import build_query, stream_url
 from budai_async.logs._frames import _entry
+from budai_async.logs._reader import build_query, stream_url
 from budai_async.logs._stream import FollowOptions
 from budai_async.models import LogEntry, LogLevel
 
