@@ -5,7 +5,7 @@ decodes a `lines` frame directly into the attrs `LogEntry` (it checks each value
 the timestamp in C): about 0.4 µs a line, against 1.6 µs for decoding to dicts and building each
 entry in Python. A frame that does not fit (another shape, a value of another type, a timestamp
 without a zone, invalid JSON) goes the dict way, which reads any shape and names what is wrong;
-`tests/sdk/test_logs_frames.py` holds the two to the same entries.
+`tests/sdk/test_follower_frames.py` holds the two to the same entries.
 """
 
 from __future__ import annotations
