@@ -24,6 +24,7 @@ from budai_async._fastpath import (
     parse_datetime,
     read_enum,
 )
+from budai_async._json import typed_decode_allowed
 from budai_async.models import Execution, ExecutionStatus, Priority, StepRun, StepStatus
 
 __all__ = ["decode_execution"]
@@ -155,6 +156,8 @@ def _progress(wire: _Execution) -> float | None:
 
 def decode_execution(body: bytes) -> Execution | None:
     """The `Execution` in our server's answer `body`, or None when the dict path must decide."""
+    if not typed_decode_allowed(body):
+        return None
     try:
         wire = _decode(body)
     except msgspec.DecodeError:  # ValidationError included: not our shape, or not JSON

@@ -18,6 +18,7 @@ import msgspec
 
 from budai_async._convert import converter
 from budai_async._json import loads as json_loads
+from budai_async._json import typed_decode_allowed
 from budai_async.errors import BudError
 from budai_async.models import ExecutionStatus, LogEntry, LogLevel
 
@@ -64,9 +65,11 @@ def _final_status(kind: str, status: Any) -> ExecutionStatus | None:
 
 
 def _typed(raw: str | bytes) -> Frame | None:
+    if not typed_decode_allowed(raw):
+        return None
     try:
         wire = _decode(raw)
-    except msgspec.DecodeError:  # ValidationError included
+    except (msgspec.DecodeError, UnicodeEncodeError):  # ValidationError included; a lone surrogate
         return None
     for entry in wire.items:
         if entry.timestamp.tzinfo is None:  # the dict way reads a zoneless time as UTC

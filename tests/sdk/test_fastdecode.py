@@ -119,6 +119,24 @@ def test_bodies_that_are_not_json_objects() -> None:
         _base.read_execution(b"{not json")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id":"e1","status":"running","note":"caf\xe9"}',  # invalid UTF-8 in a key it skips
+        b'{"id":"e1","steps":[{"step_id":"s","name":"\xff"}]}',
+        b'{"id":"e1","\xff":1}',
+        b'{"id":"e1","note":"\xc0\x80"}',  # overlong UTF-8
+        b'{"id":"e1","x":' + b"9" * 4301 + b"}",  # past the interpreter's int digit limit
+    ],
+)
+def test_what_json_loads_refuses_in_skipped_keys_is_refused(body: bytes) -> None:
+    """msgspec's typed decoder skips unknown keys without checking them fully; such bodies must
+    still fail as they did (BudError), not decode."""
+    assert decode_execution(body) is None
+    with pytest.raises(BudError):
+        _base.read_execution(body)
+
+
 def test_the_model_round_trips() -> None:
     assert decode_execution(_body(OURS)) == MODEL
 

@@ -29,7 +29,7 @@ _lines = st.builds(
 )
 
 
-def dict_way(text: str) -> Frame:
+def dict_way(text: str | bytes) -> Frame:
     """The frame as decoded to dicts and built entry by entry (the reference)."""
     data = json.loads(text)
     items = (data.get("items") or ()) if data["type"] == "lines" else ()
@@ -91,3 +91,22 @@ def test_other_frames_read_as_the_dict_way_reads_them(text: str) -> None:
 def test_a_frame_that_is_no_frame_is_a_bud_error(text: str) -> None:
     with pytest.raises(BudError, match="malformed log stream frame"):
         read_frame(text)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"type": "lines", "items": [], "junk": "\xff"}',  # invalid UTF-8 in a key the reader skips
+        '{"type": "lines", "items": [{"seq": 1, "timestamp": "2024-05-01T12:00:00Z", "level": "info", '
+        '"message": "\ud800"}]}',  # a lone surrogate in a str frame
+    ],
+)
+def test_frames_json_loads_refuses_or_reads_differently_go_the_dict_way(raw: str | bytes) -> None:
+    assert _frames._typed(raw) is None
+    try:
+        expected: object = dict_way(raw)
+    except ValueError:
+        with pytest.raises(BudError):
+            read_frame(raw)
+    else:
+        assert read_frame(raw) == expected
