@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from budai_async._convert import converter, structure_page
-from budai_async._fastdecode import decode_execution
+from budai_async._fastdecode import decode_execution, decode_execution_page
 from budai_async._responses import decode_body
 from budai_async.errors import APIStatusError, BudError, NotFoundError, ValidationError
 from budai_async.models import Execution, Page
@@ -27,6 +27,7 @@ __all__ = [
     "parse",
     "parse_page",
     "read_execution",
+    "read_execution_page",
     "segment",
     "unsupported",
 ]
@@ -74,6 +75,12 @@ def read_execution(body: bytes) -> Execution:
     """An execution answer: straight from the bytes in our server's shape (`_fastdecode`), else
     decoded and structured like any answer (`parse`), which reads every other shape."""
     return decode_execution(body) or parse(decode_body(body), Execution)
+
+
+def read_execution_page(body: bytes) -> Page[Execution]:
+    """A list answer of executions: straight from the bytes in our server's shape, else decoded and
+    read like any page (`parse_page`: ours, the gateway's paginated one, a plain list)."""
+    return decode_execution_page(body) or parse_page(decode_body(body), Execution)
 
 
 def parse_page(data: Any, model: type[T]) -> Page[T]:

@@ -29,8 +29,8 @@ from budai_async.resources._base import (
     Resource,
     definition_dict,
     parse,
-    parse_page,
     read_execution,
+    read_execution_page,
     segment,
     unsupported,
 )
@@ -191,8 +191,10 @@ class ExecutionsResource(Resource):
         return AsyncPager(self._fetch_page, query, limit=limit, offset=offset)
 
     async def _fetch_page(self, query: builtins.list[tuple[str, str]]) -> Page[Execution]:
-        data = await self._client.request("GET", "/budpipeline/executions", params=query)
-        return parse_page(data, Execution)
+        page: Page[Execution] = await self._client.request(
+            "GET", "/budpipeline/executions", params=query, decode=read_execution_page
+        )
+        return page
 
     async def cancel(self, execution_id: str) -> Execution:
         """Cancel a pending or running execution; raises ConflictError if it had already ended."""

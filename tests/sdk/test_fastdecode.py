@@ -35,10 +35,10 @@ from test_fastpath import (
 )
 
 from budai_async import AsyncBudClient
-from budai_async._convert import to_json_dict
-from budai_async._fastdecode import decode_execution
+from budai_async._convert import make_page_reader, to_json_dict
+from budai_async._fastdecode import decode_execution, decode_execution_page
 from budai_async.errors import BudError
-from budai_async.models import Execution, ExecutionStatus, Priority, StepRun, StepStatus
+from budai_async.models import Execution, ExecutionStatus, Page, Priority, StepRun, StepStatus
 from budai_async.resources import _base
 
 # Our wire, as our server writes it: each must be read from the bytes (not left to the dict path).
@@ -241,3 +241,71 @@ async def test_the_sdk_reads_execution_answers_from_the_bytes(
     assert len(read) >= 8 and all(execution is not None for execution in read)
     raw = await api.get(f"/budpipeline/executions/{failed.id}")
     assert fetched == REFERENCE.structure(await raw.json(), Execution)
+
+
+# ---- pages of executions (`executions.list`)
+
+REFERENCE_PAGE = make_page_reader(REFERENCE)
+
+
+def _reference_page(data: Any) -> Page[Execution] | type[Exception]:
+    try:
+        return REFERENCE_PAGE(copy.deepcopy(data), Execution)
+    except Exception as exc:
+        return type(exc)
+
+
+PAGE_CASES: list[Any] = [
+    {"items": BYTES_CASES, "total": 40, "limit": 20, "offset": 0, "next_cursor": None},
+    {"items": [], "total": 0, "limit": 20, "offset": 0},
+    {"items": [OURS], "next_cursor": "c_2"},
+    {"items": [OURS, OLD_SHAPE]},  # one item for the dict path: the whole page goes there
+    {"items": [OURS], "total": "40"},  # text where a number belongs
+    {"items": [OURS], "pagination": {"page": 2, "page_size": 1, "total_count": 3}},  # the gateway's
+    {"executions": [OURS]},  # the gateway's key
+    [OURS],  # a plain list
+    {"items": None, "other": [OURS]},
+]
+
+
+@pytest.mark.parametrize("data", PAGE_CASES)
+def test_pages_read_as_the_reference_reads_them(data: Any) -> None:
+    decoded = decode_execution_page(_body(data))
+    assert decoded is None or decoded == _reference_page(data)
+    assert _base.read_execution_page(_body(data)) == _reference_page(data)
+
+
+def test_our_pages_are_read_from_the_bytes() -> None:
+    for data in PAGE_CASES[:3]:
+        assert decode_execution_page(_body(data)) == _reference_page(data)
+    for data in PAGE_CASES[3:]:
+        assert decode_execution_page(_body(data)) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_execution_wire, max_size=4), st.none() | st.integers(0, 9) | _texts)
+def test_varied_pages_read_the_same_as_the_reference(items: list[dict[str, Any]], total: Any) -> None:
+    data = {"items": items, "total": total, "limit": 4, "offset": 0}
+    decoded = decode_execution_page(_body(data))
+    assert decoded is None or decoded == _reference_page(data)
+
+
+async def test_the_sdk_reads_list_pages_from_the_bytes(
+    api: TestClient[web.Request, web.Application],
+    bud_client: AsyncBudClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers = await _real_answers(api)
+    read: list[Page[Execution] | None] = []
+
+    def spy(body: bytes) -> Page[Execution] | None:
+        read.append(decode_execution_page(body))
+        return read[-1]
+
+    monkeypatch.setattr(_base, "decode_execution_page", spy)
+    listed = [execution async for execution in bud_client.executions.list(limit=3)]
+    raw = await api.get("/budpipeline/executions?limit=100")
+    reference = _reference_page(await raw.json())
+    assert isinstance(reference, Page) and len(reference.items) == len(listed) >= len(answers) // 3
+    assert sorted(listed, key=lambda e: e.id) == sorted(reference.items, key=lambda e: e.id)
+    assert len(read) >= 2 and all(page is not None for page in read)  # every page from its bytes
