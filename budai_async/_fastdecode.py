@@ -9,6 +9,12 @@ same model from it; anything else (the older shape with `steps` as a mapping, th
 or paging, a number where a string belongs, invalid JSON) returns None, and the caller decodes the
 body to dicts and takes the usual path, which stays the reference. `tests/sdk/test_fastdecode.py`
 holds this to it on every case `_fastpath` is tested with and on real answers of the real server.
+
+Every key our server writes is declared and any other key refuses the body (`forbid_unknown_fields`):
+a typed decoder skips unknown keys without reading them, so it would accept text `json.loads`
+refuses there (invalid UTF-8, a number past the int digit limit). A key a newer server adds
+therefore sends its answers down the usual path, at the old cost, until it is declared here (the
+real-answers test fails first).
 """
 
 from __future__ import annotations
@@ -24,7 +30,6 @@ from budai_async._fastpath import (
     parse_datetime,
     read_enum,
 )
-from budai_async._json import typed_decode_allowed
 from budai_async.models import Execution, ExecutionStatus, Page, Priority, StepRun, StepStatus
 
 __all__ = ["decode_execution", "decode_execution_page"]
@@ -32,8 +37,8 @@ __all__ = ["decode_execution", "decode_execution_page"]
 _UNSET: Final = msgspec.UNSET
 
 
-class _Step(msgspec.Struct):
-    """One of our wire's step objects (`_wire.execution_wire`); other keys are ignored."""
+class _Step(msgspec.Struct, forbid_unknown_fields=True):
+    """One of our wire's step objects (`_wire.execution_wire`)."""
 
     step_id: str
     run_status: str | None = None
@@ -45,6 +50,11 @@ class _Step(msgspec.Struct):
     started_at: str | None = None
     completed_at: str | None = None
     duration_seconds: float | None = None
+    # Written by our wire, not read into the model.
+    id: Any = _UNSET
+    node_id: Any = _UNSET
+    name: Any = _UNSET
+    duration_ms: Any = _UNSET
     # The gateway's step keys: any of them present means "not ours" (as `_fastpath` reads it).
     retry_count: Any = _UNSET
     outputs: Any = _UNSET
@@ -53,14 +63,20 @@ class _Step(msgspec.Struct):
     end_time: Any = _UNSET
 
 
-class _Progress(msgspec.Struct):
+class _Progress(msgspec.Struct, forbid_unknown_fields=True):
     """The gateway's progress object; only the percentage is read."""
 
     percent_complete: float
+    total_steps: Any = _UNSET
+    completed_steps: Any = _UNSET
+    failed_steps: Any = _UNSET
+    running_steps: Any = _UNSET
+    pending_steps: Any = _UNSET
+    skipped_steps: Any = _UNSET
 
 
-class _Execution(msgspec.Struct):
-    """Our wire's execution object; other keys are ignored."""
+class _Execution(msgspec.Struct, forbid_unknown_fields=True):
+    """Our wire's execution object."""
 
     id: str
     pipeline_id: str | None = None
@@ -91,6 +107,7 @@ class _Execution(msgspec.Struct):
     subscriber_ids: str | None = None
     payload_type: str | None = None
     notification_workflow_id: str | None = None
+    duration_ms: Any = _UNSET  # written by our wire, not read into the model
     # Keys `normalize_execution` maps from other shapes: any of them present means "not ours".
     execution: Any = _UNSET
     execution_id: Any = _UNSET
@@ -103,8 +120,8 @@ class _Execution(msgspec.Struct):
     aggregated_progress: Any = _UNSET
 
 
-class _Page(msgspec.Struct):
-    """Our list answer ``{items, total, limit, offset, next_cursor}``; other keys are ignored."""
+class _Page(msgspec.Struct, forbid_unknown_fields=True):
+    """Our list answer ``{items, total, limit, offset, next_cursor}``."""
 
     items: list[_Execution]
     total: int | None = None
@@ -168,8 +185,6 @@ def _progress(wire: _Execution) -> float | None:
 
 def decode_execution(body: bytes) -> Execution | None:
     """The `Execution` in our server's answer `body`, or None when the dict path must decide."""
-    if not typed_decode_allowed(body):
-        return None
     try:
         wire = _decode(body)
     except msgspec.DecodeError:  # ValidationError included: not our shape, or not JSON
@@ -179,8 +194,6 @@ def decode_execution(body: bytes) -> Execution | None:
 
 def decode_execution_page(body: bytes) -> Page[Execution] | None:
     """The page of executions in our server's list answer `body`, or None for the dict path."""
-    if not typed_decode_allowed(body):
-        return None
     try:
         wire = _decode_page(body)
     except msgspec.DecodeError:

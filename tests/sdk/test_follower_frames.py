@@ -110,3 +110,12 @@ def test_frames_json_loads_refuses_or_reads_differently_go_the_dict_way(raw: str
             read_frame(raw)
     else:
         assert read_frame(raw) == expected
+
+
+def test_a_long_number_in_an_unread_key_is_skipped_unread() -> None:
+    """The documented difference: `json.loads` refuses more than 4,300 digits, the typed reader
+    does not read the key at all, and the frame's lines are read."""
+    text = '{"type": "lines", "junk": ' + "9" * 4301 + ', "items": []}'
+    with pytest.raises(ValueError):
+        json.loads(text)
+    assert read_frame(text) == Frame("lines", [], None)
