@@ -187,7 +187,7 @@ def decode_execution(body: bytes) -> Execution | None:
     """The `Execution` in our server's answer `body`, or None when the dict path must decide."""
     try:
         wire = _decode(body)
-    except msgspec.DecodeError:  # ValidationError included: not our shape, or not JSON
+    except (msgspec.DecodeError, ValueError):  # not our shape, not JSON, not UTF-8 (older msgspec)
         return None
     return _execution(wire)
 
@@ -196,7 +196,7 @@ def decode_execution_page(body: bytes) -> Page[Execution] | None:
     """The page of executions in our server's list answer `body`, or None for the dict path."""
     try:
         wire = _decode_page(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, ValueError):
         return None
     if wire.pagination is not _UNSET:
         return None

@@ -24,5 +24,5 @@ def loads(data: bytes | str) -> Any:
     """`json.loads(data)`, faster; raises ValueError (`json.JSONDecodeError`) on text that is not JSON."""
     try:
         return _decode(data)
-    except (msgspec.DecodeError, UnicodeEncodeError):  # the latter: a str with a lone surrogate
+    except (msgspec.DecodeError, ValueError):  # ValueError: Unicode errors (lone surrogates, older msgspec)
         return json.loads(data)

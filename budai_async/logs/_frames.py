@@ -80,7 +80,7 @@ def _typed(raw: str | bytes) -> Frame | None:
         return None  # the typed decoder would skip unread keys holding invalid UTF-8
     try:
         wire = _decode(raw)
-    except (msgspec.DecodeError, UnicodeEncodeError):  # ValidationError included; a lone surrogate
+    except (msgspec.DecodeError, ValueError):  # ValueError: Unicode errors (lone surrogates, older msgspec)
         return None
     for entry in wire.items:
         if entry.timestamp.tzinfo is None:  # the dict way reads a zoneless time as UTC
