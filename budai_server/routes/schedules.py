@@ -232,7 +232,7 @@ async def delete_schedule(request: web.Request) -> web.Response:
 
 async def _set_enabled(request: web.Request, enabled: bool) -> web.Response:
     record = await _load(request)
-    await read_json_object(request, optional=True)
+    Fields(await read_json_object(request, optional=True), allowed=()).check()  # EmptyBody: no fields
     updated = _updated(record, ScheduleInput(enabled=enabled), clock_of(request).now())
     await _schedules(request).replace(updated)
     loop_of(request).wake()
@@ -250,7 +250,7 @@ async def resume_schedule(request: web.Request) -> web.Response:
 async def trigger_schedule(request: web.Request) -> web.Response:
     """Run the schedule now (a manual run: counted, but outside catch-up and overlap rules)."""
     record = await _load(request)
-    await read_json_object(request, optional=True)
+    Fields(await read_json_object(request, optional=True), allowed=()).check()  # EmptyBody: no fields
     outcome = await loop_of(request).trigger_now(record, clock_of(request).now())
     if outcome.launched:
         return json_response(started_view(outcome.launched[0].execution), status=201)

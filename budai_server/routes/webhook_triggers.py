@@ -156,7 +156,7 @@ async def delete_webhook(request: web.Request) -> web.Response:
 async def rotate_secret(request: web.Request) -> web.Response:
     """A new secret, shown once; the old one stops verifying immediately."""
     record = await _load(request)
-    await read_json_object(request, optional=True)
+    Fields(await read_json_object(request, optional=True), allowed=()).check()  # EmptyBody: no fields
     secret = generate_secret()
     now = clock_of(request).now()
     await _store(request).set_secret(record.id, secret, now)

@@ -136,6 +136,11 @@ async def test_rotation_shows_a_new_secret_once_and_the_old_one_stops_working(
 ) -> None:
     _pipeline, created = await make_webhook(client)
     path = f"/budpipeline/trigger/{created['id']}"
+    rotate = f"/budpipeline/webhooks/{created['id']}/rotate-secret"
+    refused = await json_of(client, "POST", rotate, json={"secret": "mine"}, expect=422)  # `EmptyBody`
+    assert [detail["path"] for detail in refused["error"]["details"]] == ["secret"]
+    listed = await json_of(client, "GET", "/budpipeline/webhooks", expect=200)
+    assert listed["items"][0]["secret_hash"] == created["secret_hash"]  # a refused call rotates nothing
     rotated = await json_of(
         client, "POST", f"/budpipeline/webhooks/{created['id']}/rotate-secret", json={}, expect=200
     )
