@@ -12,9 +12,11 @@ holds this to it on every case `_fastpath` is tested with and on real answers of
 
 Every key our server writes is declared and any other key refuses the body (`forbid_unknown_fields`):
 a typed decoder skips unknown keys without reading them, so it would accept text `json.loads`
-refuses there (invalid UTF-8, a number past the int digit limit). A key a newer server adds
-therefore sends its answers down the usual path, at the old cost, until it is declared here (the
-real-answers test fails first).
+refuses there (invalid UTF-8, a number past the int digit limit); and the gateway's keys
+(`execution_id`, `workflow_id`, a step's `retry_count`, a page's `pagination` ...) are what
+`_fastpath` calls "not ours", so refusing them sends those shapes down the dict path as well. A
+key a newer server adds sends its answers down the usual path too, at the old cost, until it is
+declared here (the real-answers test fails first).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from budai_async._fastpath import (
     EXECUTION_STATUSES,
     PRIORITIES,
     STEP_STATUSES,
-    parse_datetime,
+    optional_datetime,
     read_enum,
 )
 from budai_async.models import Execution, ExecutionStatus, Page, Priority, StepRun, StepStatus
@@ -55,12 +57,6 @@ class _Step(msgspec.Struct, forbid_unknown_fields=True):
     node_id: Any = _UNSET
     name: Any = _UNSET
     duration_ms: Any = _UNSET
-    # The gateway's step keys: any of them present means "not ours" (as `_fastpath` reads it).
-    retry_count: Any = _UNSET
-    outputs: Any = _UNSET
-    error_message: Any = _UNSET
-    start_time: Any = _UNSET
-    end_time: Any = _UNSET
 
 
 class _Progress(msgspec.Struct, forbid_unknown_fields=True):
@@ -108,16 +104,6 @@ class _Execution(msgspec.Struct, forbid_unknown_fields=True):
     payload_type: str | None = None
     notification_workflow_id: str | None = None
     duration_ms: Any = _UNSET  # written by our wire, not read into the model
-    # Keys `normalize_execution` maps from other shapes: any of them present means "not ours".
-    execution: Any = _UNSET
-    execution_id: Any = _UNSET
-    workflow_id: Any = _UNSET
-    pipeline_definition: Any = _UNSET
-    final_outputs: Any = _UNSET
-    error_info: Any = _UNSET
-    start_time: Any = _UNSET
-    end_time: Any = _UNSET
-    aggregated_progress: Any = _UNSET
 
 
 class _Page(msgspec.Struct, forbid_unknown_fields=True):
@@ -128,47 +114,25 @@ class _Page(msgspec.Struct, forbid_unknown_fields=True):
     limit: int | None = None
     offset: int | None = None
     next_cursor: str | None = None
-    pagination: Any = _UNSET  # the gateway's paging object: "not ours"
 
 
 _decode = msgspec.json.Decoder(_Execution).decode
 _decode_page = msgspec.json.Decoder(_Page).decode
 
 
-def _foreign(wire: _Execution) -> bool:
-    return not (
-        wire.execution is _UNSET
-        and wire.execution_id is _UNSET
-        and wire.workflow_id is _UNSET
-        and wire.pipeline_definition is _UNSET
-        and wire.final_outputs is _UNSET
-        and wire.error_info is _UNSET
-        and wire.start_time is _UNSET
-        and wire.end_time is _UNSET
-        and wire.aggregated_progress is _UNSET
-    )
-
-
 def _steps(steps: list[_Step] | None) -> dict[str, StepRun] | None:
     runs: dict[str, StepRun] = {}
     for step in steps or ():
-        if not step.step_id or not (
-            step.retry_count is _UNSET
-            and step.outputs is _UNSET
-            and step.error_message is _UNSET
-            and step.start_time is _UNSET
-            and step.end_time is _UNSET
-        ):
+        if not step.step_id:
             return None
-        started, completed = step.started_at, step.completed_at
         runs[step.step_id] = StepRun(
             status=read_enum(StepStatus, STEP_STATUSES, step.run_status or step.status),
             output=step.output,
             error=step.error,
             attempts=step.attempts,
             skip_reason=step.skip_reason,
-            started_at=None if started is None else parse_datetime(started),
-            completed_at=None if completed is None else parse_datetime(completed),
+            started_at=optional_datetime(step.started_at),
+            completed_at=optional_datetime(step.completed_at),
             duration_seconds=step.duration_seconds,
         )
     return runs
@@ -198,8 +162,6 @@ def decode_execution_page(body: bytes) -> Page[Execution] | None:
         wire = _decode_page(body)
     except (msgspec.DecodeError, ValueError):
         return None
-    if wire.pagination is not _UNSET:
-        return None
     items = []
     for item in wire.items:
         execution = _execution(item)
@@ -213,8 +175,6 @@ def decode_execution_page(body: bytes) -> Page[Execution] | None:
 
 def _execution(wire: _Execution) -> Execution | None:
     """The model from one decoded execution; None when a value is for the dict path to judge."""
-    if _foreign(wire):
-        return None
     progress = _progress(wire)
     if progress is None:
         return None
@@ -222,7 +182,6 @@ def _execution(wire: _Execution) -> Execution | None:
         steps = _steps(wire.steps)
         if steps is None:
             return None
-        created, started, completed = wire.created_at, wire.started_at, wire.completed_at
         priority = wire.priority
         return Execution(
             id=wire.id,
@@ -237,9 +196,9 @@ def _execution(wire: _Execution) -> Execution | None:
             progress=progress,
             completed_steps=wire.completed_steps,
             total_steps=wire.total_steps,
-            created_at=None if created is None else parse_datetime(created),
-            started_at=None if started is None else parse_datetime(started),
-            completed_at=None if completed is None else parse_datetime(completed),
+            created_at=optional_datetime(wire.created_at),
+            started_at=optional_datetime(wire.started_at),
+            completed_at=optional_datetime(wire.completed_at),
             duration_seconds=wire.duration_seconds,
             cpu_seconds=wire.cpu_seconds,
             peak_memory_mb=wire.peak_memory_mb,

@@ -24,6 +24,7 @@ __all__ = [
     "fast_callback_event",
     "fast_execution",
     "fast_step",
+    "optional_datetime",
     "parse_datetime",
     "read_enum",
 ]
@@ -76,7 +77,8 @@ def read_enum(cls: type[E], known: dict[Any, Any], value: Any) -> E:
     return member if member is not None else cls(value)
 
 
-def _when(value: Any) -> datetime | None:
+def optional_datetime(value: Any) -> datetime | None:
+    """`parse_datetime`, with None kept as None."""
     return None if value is None else parse_datetime(value)
 
 
@@ -118,8 +120,8 @@ def _step_run(data: dict[str, Any], status: Any) -> StepRun | None:
             error=get("error"),
             attempts=int(get("attempts", 0)),
             skip_reason=_text(get("skip_reason")),
-            started_at=_when(get("started_at")),
-            completed_at=_when(get("completed_at")),
+            started_at=optional_datetime(get("started_at")),
+            completed_at=optional_datetime(get("completed_at")),
             duration_seconds=_seconds(get("duration_seconds")),
         )
     except (TypeError, ValueError, OverflowError, OSError):
@@ -213,9 +215,9 @@ def fast_execution(data: Any) -> Execution | None:
             progress=progress,
             completed_steps=int(get("completed_steps", 0)),
             total_steps=int(get("total_steps", 0)),
-            created_at=_when(get("created_at")),
-            started_at=_when(get("started_at")),
-            completed_at=_when(get("completed_at")),
+            created_at=optional_datetime(get("created_at")),
+            started_at=optional_datetime(get("started_at")),
+            completed_at=optional_datetime(get("completed_at")),
             duration_seconds=_seconds(get("duration_seconds")),
             cpu_seconds=_seconds(get("cpu_seconds")),
             peak_memory_mb=_seconds(get("peak_memory_mb")),
@@ -260,7 +262,7 @@ def fast_callback_event(data: Any) -> CallbackEvent | None:
             error=error,
             tags=[str(tag) for tag in tags],
             params={str(key): item for key, item in params.items()},
-            completed_at=_when(get("completed_at")),
+            completed_at=optional_datetime(get("completed_at")),
             duration_seconds=_seconds(get("duration_seconds")),
         )
     except (TypeError, ValueError, OverflowError, OSError):
