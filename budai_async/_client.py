@@ -28,7 +28,7 @@ from budai_async._http import (
     TimeoutLike,
 )
 from budai_async._network import SSLSetting, env_proxy
-from budai_async._raw import RawResponses
+from budai_async._raw_views import RawResponses
 from budai_async._request_log import RequestLogger, configure_from_env, new_request_id
 from budai_async._requester import (
     UNSET,

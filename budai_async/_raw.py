@@ -8,9 +8,8 @@ pay nothing for it.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar
+from typing import Generic, ParamSpec, TypeVar
 
 import attrs
 
@@ -18,7 +17,7 @@ from budai_async._http import RecordedResponse, recording_responses
 from budai_async._responses import request_id_of
 from budai_async.errors import BudError
 
-__all__ = ["APIResponse", "RawResponses", "raw_response"]
+__all__ = ["APIResponse", "raw_response"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -64,42 +63,3 @@ async def raw_response(
         request_id=request_id_of(last.headers) or sent_id,
         responses=tuple(recorded),
     )
-
-
-class _Client(Protocol):
-    pipelines: Any
-    executions: Any
-    actions: Any
-
-
-class _RawResource:
-    """A resource whose methods answer `APIResponse` instead of the bare model."""
-
-    def __init__(self, resource: object) -> None:
-        self._resource = resource
-
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[APIResponse[Any]]]:
-        method = getattr(self._resource, name)
-        if not callable(method):
-            raise AttributeError(name)
-
-        async def call(*args: Any, **kwargs: Any) -> APIResponse[Any]:
-            async def run() -> Any:
-                result = method(*args, **kwargs)
-                if not inspect.isawaitable(result):
-                    raise BudError(f"{name}() is not a single request and has no raw response")
-                return await result
-
-            return await raw_response(run)
-
-        call.__name__ = call.__qualname__ = name
-        return call
-
-
-class RawResponses:
-    """`client.with_raw_response`: the client's resources, answering `APIResponse`."""
-
-    def __init__(self, client: _Client) -> None:
-        self.pipelines = _RawResource(client.pipelines)
-        self.executions = _RawResource(client.executions)
-        self.actions = _RawResource(client.actions)

@@ -40,7 +40,7 @@ def main() -> None:
             statuses = list(
                 pool.map(lambda _: client.executions.create(pipeline.id, wait=True).status, range(4))
             )
-        print(f"threads: {statuses.count('completed')} completed")
+        print(f"threads: {sum(status == 'completed' for status in statuses)} completed")
 
         try:
             client.pipelines.get("pipe_missing")

@@ -15,6 +15,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from budai_async._raw_views import RawResource, RawResponses
 from budai_async._sync._iterators import SyncPager, SyncStream
 from budai_async._sync._loop import LoopThread
 from budai_async.pagination import AsyncPager
@@ -37,8 +38,9 @@ def _has_coroutine_methods(cls: type) -> bool:
 
 
 def is_resource(value: object) -> bool:
-    """True for a resource group: a `Resource`, or any object whose public methods are coroutines."""
-    if isinstance(value, Resource):
+    """True for a resource group: a `Resource`, a raw-response view of resources, or any object
+    whose public methods are coroutines."""
+    if isinstance(value, (Resource, RawResource, RawResponses)):
         return True
     if isinstance(value, (str, bytes, int, float, bool, list, tuple, dict, Mapping)) or value is None:
         return False

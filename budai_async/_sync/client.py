@@ -3,7 +3,9 @@
 Every call is the async implementation, run on the client's own event loop thread
 (`budai_async._sync._loop`) and wrapped into its sync form (`budai_async._sync._proxy`). Resources
 are not listed here: any resource attribute of `AsyncBudClient` (``pipelines``, ``executions``,
-``actions`` and whatever is added later) is exposed through the same generic proxy.
+``actions`` and whatever is added later) is exposed through the same generic proxy. What type
+checkers see of them comes from `SyncResources` (annotations only, generated into
+`budai_async/_surface` by tools/gen_sync_surface.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from budai_async._client import AsyncBudClient
 from budai_async._requester import UNSET
 from budai_async._requester import Unset as _Unset
+from budai_async._surface import SyncResources
 from budai_async._sync._loop import LoopThread
 from budai_async._sync._proxy import SyncResource, blocking, is_resource, wrap
 
@@ -26,7 +29,7 @@ def _shut(portal: LoopThread, client: AsyncBudClient) -> None:
     portal.close(client.aclose)
 
 
-class BudClient:
+class BudClient(SyncResources):
     """Synchronous client of a BudAI pipeline server: ``with BudClient() as client: ...``.
 
     Takes the same keyword arguments as `AsyncBudClient` and has the same resources, methods,

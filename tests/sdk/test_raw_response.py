@@ -61,3 +61,24 @@ async def test_streams_have_no_raw_response_and_plain_calls_record_nothing(
 
     await bud_client.pipelines.list()
     assert recording_responses.get() is None
+
+
+async def test_every_resource_has_a_raw_view(bud_client: AsyncBudClient) -> None:
+    """schedules, webhooks and event_triggers too, not only the first three resources."""
+    pipeline = await bud_client.pipelines.create(name="raw all", definition={"steps": [log_step("a")]})
+    raw = bud_client.with_raw_response
+    schedule = await raw.schedules.create(pipeline.id, name="nightly", cron="0 2 * * *")
+    assert schedule.status_code == 201 and schedule.parsed.name == "nightly"
+    assert (await raw.schedules.next_runs(schedule.parsed.id, count=2)).status_code == 200
+    hook = await raw.webhooks.create(pipeline.id, name="on push")
+    assert hook.status_code == 201 and hook.request_id is not None
+    trigger = await raw.event_triggers.create(pipeline.id, name="chain", event_type="execution.failed")
+    assert (await raw.event_triggers.get(trigger.parsed.id)).parsed.id == trigger.parsed.id
+    actions = await raw.actions.list()
+    assert actions.status_code == 200 and len(actions.parsed) > 0
+    deleted = await raw.schedules.delete(schedule.parsed.id)
+    assert deleted.status_code == 204 and deleted.parsed is None
+    assert repr(raw.executions) == "<raw ExecutionsResource>"
+    listed = await raw.webhooks.list(pipeline_id=pipeline.id)  # a list call: its first page
+    assert listed.status_code == 200 and [w.name for w in listed.parsed] == ["on push"]
+    assert listed.parsed.total == 1

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from budai_async import (
+    APIResponse,
     AsyncBudClient,
     BatchResult,
     BudClient,
@@ -27,6 +28,7 @@ from budai_async import (
     NotFoundError,
     PageList,
     Pipeline,
+    Schedule,
     SyncPager,
     SyncStream,
     TimeoutError,
@@ -282,3 +284,21 @@ def test_the_trigger_resources_have_their_sync_form_without_sync_code(sync_clien
     with pytest.raises(NotFoundError):
         sync_client.schedules.get(schedule.id)
     assert hook is not None
+
+
+def test_raw_responses_block_too(sync_client: BudClient) -> None:
+    """`with_raw_response` on the sync client answers `APIResponse`, not an un-awaited coroutine."""
+    pipeline = sync_client.pipelines.create(name="raw", definition=LOG_ONLY)
+    raw = sync_client.with_raw_response.executions.create(pipeline.id, wait=True, timeout=30)
+    assert isinstance(raw, APIResponse) and raw.parsed.status == "completed"
+    assert raw.request_id is not None and raw.request_id.startswith("req_")
+    fetched = sync_client.with_raw_response.executions.get(raw.parsed.id)
+    assert fetched.status_code == 200 and fetched.parsed.id == raw.parsed.id
+    schedule = sync_client.with_raw_response.schedules.create(pipeline.id, name="n", cron="0 2 * * *")
+    assert schedule.status_code == 201 and isinstance(schedule.parsed, Schedule)
+    with pytest.raises(NotFoundError):
+        sync_client.with_raw_response.webhooks.get("wh_missing")
+    first_page = sync_client.with_raw_response.pipelines.list(limit=1)
+    assert first_page.status_code == 200 and [p.id for p in first_page.parsed] == [pipeline.id]
+    with pytest.raises(BudError, match="no raw response"):
+        sync_client.with_raw_response.executions.logs(raw.parsed.id, follow=True)

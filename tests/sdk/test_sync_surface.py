@@ -1,0 +1,121 @@
+"""What type checkers see of `BudClient` and `with_raw_response`: the generated `budai_async/_surface`.
+
+The run-time proxies wrap the async resources by inspection, so without the generated Protocols
+``BudClient().executions`` would be `Any` to mypy and to editors. These tests check that the
+generated files are current, list exactly the methods the proxies serve, and that mypy reads real
+types (and real errors) off a user's code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from budai_async import AsyncBudClient
+from budai_async._surface import AsyncRawResponses, SyncRawResponses, SyncResources
+from budai_async._sync._proxy import is_resource
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_generated_files_are_current() -> None:
+    run = subprocess.run(
+        [sys.executable, "tools/gen_sync_surface.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def public_methods(value: object) -> set[str]:
+    return {name for name in dir(value) if not name.startswith("_") and callable(getattr(value, name))}
+
+
+def declared_methods(view: type) -> set[str]:
+    return {name for name, value in vars(view).items() if not name.startswith("_") and callable(value)}
+
+
+async def test_every_resource_and_method_the_proxies_serve_is_declared(bud_client: AsyncBudClient) -> None:
+    resources = {
+        name
+        for name in vars(bud_client)
+        if not name.startswith("_") and is_resource(getattr(bud_client, name))
+    }
+    settings = set(SyncResources.__annotations__) - resources - {"with_raw_response"}
+    assert set(SyncResources.__annotations__) >= resources | {"with_raw_response"}
+    assert {"base_url", "timeout", "max_retries"} <= settings
+    assert all(isinstance(getattr(AsyncBudClient, name), property) for name in settings)
+    assert set(SyncRawResponses.__annotations__) == set(AsyncRawResponses.__annotations__) == resources
+    for name in resources:
+        sync_view = getattr(importlib.import_module(f"budai_async._surface.{name}"), _view(name, "Sync"))
+        assert declared_methods(sync_view) == public_methods(getattr(bud_client, name)), name
+
+
+def _view(resource: str, prefix: str) -> str:
+    return prefix + "".join(part.title() for part in resource.split("_"))
+
+
+USER_CODE = """
+from budai_async import AsyncBudClient, BudClient
+
+
+def sync_calls(client: BudClient) -> None:
+    reveal_type(client.executions.get("exec_1"))
+    reveal_type(client.executions.create("pipe_1", params={"a": 1}, wait=True, timeout=5))
+    reveal_type(client.executions.list(status="failed"))
+    for execution in client.executions.list():
+        reveal_type(execution)
+    reveal_type(client.executions.logs("exec_1"))
+    reveal_type(client.executions.logs("exec_1", follow=True))
+    reveal_type(client.executions.create_many("pipe_1", [{"a": 1}]))
+    reveal_type(client.executions.as_completed(["exec_1"]))
+    reveal_type(client.schedules.next_runs("sch_1"))
+    reveal_type(client.with_raw_response.executions.get("exec_1"))
+    reveal_type(client.with_raw_response.pipelines.list())
+    reveal_type(client.with_options(max_retries=1).pipelines.get("pipe_1"))
+    reveal_type(client.base_url)
+    client.executions.get(1)
+    client.executions.nope()
+
+
+async def async_calls(client: AsyncBudClient) -> None:
+    reveal_type(await client.with_raw_response.webhooks.get("wh_1"))
+"""
+
+EXPECTED = [
+    'note: Revealed type is "budai_async.models.Execution"',
+    'note: Revealed type is "budai_async.models.Execution"',
+    'note: Revealed type is "budai_async._sync._iterators.SyncPager[budai_async.models.Execution]"',
+    'note: Revealed type is "budai_async.models.Execution"',
+    'note: Revealed type is "list[budai_async.models.LogEntry]"',
+    'note: Revealed type is "budai_async._sync._iterators.SyncStream[budai_async.models.LogEntry]"',
+    'note: Revealed type is "budai_async.batch.result.BatchResult"',
+    'note: Revealed type is "budai_async._sync._iterators.SyncStream[budai_async.models.Execution]"',
+    'note: Revealed type is "list[datetime.datetime]"',
+    'note: Revealed type is "budai_async._raw.APIResponse[budai_async.models.Execution]"',
+    'note: Revealed type is "budai_async._raw.APIResponse['
+    'budai_async.pagination.PageList[budai_async.models.Pipeline]]"',
+    'note: Revealed type is "budai_async.models.Pipeline"',
+    'note: Revealed type is "str"',
+    'error: Argument 1 to "get" of "SyncExecutions" has incompatible type "int"; expected "str"  [arg-type]',
+    'error: "SyncExecutions" has no attribute "nope"  [attr-defined]',
+    'note: Revealed type is "budai_async._raw.APIResponse[budai_async.trigger_models.WebhookTrigger]"',
+]
+
+
+@pytest.mark.slow
+def test_mypy_reads_real_types_and_real_errors_off_user_code(tmp_path: Path) -> None:
+    api = pytest.importorskip("mypy.api", reason="mypy is a dev dependency")
+    user_code = tmp_path / "user_code.py"
+    user_code.write_text(USER_CODE)
+    out, err, _ = api.run(
+        [str(user_code), "--strict", "--config-file", "", "--cache-dir", str(tmp_path / "cache")]
+    )
+    found = [  # older mypy releases spell builtins in full
+        line.partition(": ")[2].replace("builtins.", "")
+        for line in out.splitlines()
+        if line.startswith(str(user_code))
+    ]
+    assert found == EXPECTED, out + err
