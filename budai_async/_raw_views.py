@@ -1,19 +1,25 @@
 """`client.with_raw_response`: every resource of the client, each call answering an `APIResponse`.
 
-The views are built by inspection, so a new resource has one the moment it exists; what type
-checkers see of them is `AsyncRawResponses` (generated into `budai_async/_surface` from the same
-resources). `BudClient` wraps these async views like any resource (`budai_async/_sync/_proxy.py`).
+The views are built from the client's resources when asked for, so a new resource has one the
+moment it exists; what type checkers see of them is `AsyncRawResponses` (generated into
+`budai_async/_surface` from the same resources). `BudClient` wraps these async views like any
+resource (`budai_async/_sync/_proxy.py`).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from budai_async._raw import APIResponse, raw_response
-from budai_async._surface import AsyncRawResponses
 from budai_async.errors import BudError
+from budai_async.resources._base import Resource
+
+if TYPE_CHECKING:  # the generated, typed face of these views; nothing at run time
+    from budai_async._surface import AsyncRawResponses as _Typed
+else:
+    _Typed = object
 
 __all__ = ["RawResource", "RawResponses"]
 
@@ -48,9 +54,10 @@ class RawResource:
         return f"<raw {type(self._resource).__name__}>"
 
 
-class RawResponses(AsyncRawResponses):
-    """`client.with_raw_response`: each resource of the client (every name `AsyncRawResponses` lists)."""
+class RawResponses(_Typed):
+    """`client.with_raw_response`: a raw view of each resource of the client, by the same name."""
 
     def __init__(self, client: object) -> None:
-        for name in AsyncRawResponses.__annotations__:
-            setattr(self, name, RawResource(getattr(client, name)))
+        for name, value in vars(client).items():
+            if isinstance(value, Resource) and not name.startswith("_"):
+                setattr(self, name, RawResource(value))

@@ -1,4 +1,4 @@
-"""Write `budai_async/_sync/_surface.py`: the typed face of `BudClient`, read off the async resources.
+"""Write `budai_async/_surface/`: the typed face of `BudClient`, read off the async resources.
 
 `BudClient` builds its resources at run time, wrapping the async ones (`budai_async/_sync/_proxy.py`),
 which no type checker or editor can follow. This script reads each async resource method's source
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # read this checkout's resources, not whichever budai_async is installed
 TARGET = ROOT / "budai_async" / "_surface"
 FIRST_PARTY = "budai_async"
 CLIENT = ("budai_async._client", "AsyncBudClient")
@@ -239,6 +240,8 @@ def awaited(returns: Typed, is_async: bool) -> Typed | None:
     """What awaiting the call gives, or None when the call answers something not awaited (a pager)."""
     if is_async:
         return returns
+    if isinstance(returns.node, ast.BinOp):  # the proxy's answer depends on the value, not the type
+        raise SurfaceError(f"{ast.unparse(returns.node)}: give the method @overloads, one per form")
     if returns.resolve() in _AWAITABLES:
         return returns.args()[-1]
     return None
@@ -366,6 +369,11 @@ def resource_methods(cls: type) -> list[Method]:
                     raise SurfaceError(f"{cls.__name__}.{target.id} is not a method")
                 alias_node, alias_module = function_node(function)
                 found.append(Method(target.id, alias_node, alias_module, bound_first=True))
+    for method in found:  # a staticmethod, property ... would need its own mirror
+        if len(method.node.decorator_list) > int(method.is_overload):
+            raise SurfaceError(
+                f"{cls.__name__}.{method.name}: only @overload is mirrored, not its decorators"
+            )
     overloaded = {m.name for m in found if m.is_overload}
     return [m for m in found if m.is_overload or m.name not in overloaded]
 
@@ -403,16 +411,13 @@ def stub(
     """The method's signature with `returns`, its docstring (or `doc`) and a ``...`` body."""
     source = method.node
     arguments = copy.deepcopy(source.args)
-    positional = [*arguments.posonlyargs, *arguments.args]
-    if method.bound_first:
-        dropped = positional.pop(0)
-        defaults_shift = len(arguments.defaults) - len(positional)
-        if defaults_shift > 0:
+    if method.bound_first:  # the function's first parameter is the resource: it becomes `self`
+        group = arguments.posonlyargs if arguments.posonlyargs else arguments.args
+        dropped = group.pop(0)
+        if len(arguments.defaults) > len(arguments.posonlyargs) + len(arguments.args):
             raise SurfaceError(f"{method.name}: the resource parameter {dropped.arg} has a default")
-    positional = (
-        [ast.arg("self"), *positional[1:]] if not method.bound_first else [ast.arg("self"), *positional]
-    )
-    arguments.posonlyargs, arguments.args = [], positional
+        group.insert(0, ast.arg("self"))
+    positional = [*arguments.posonlyargs, *arguments.args]
     for argument in [*positional, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]:
         if argument is not None and argument.annotation is not None:
             argument.annotation = Typed(argument.annotation, method.module_name).rename(imports)
@@ -508,7 +513,8 @@ def resource_module(attr: str, cls: type) -> tuple[str, list[str]]:
                 add_raw(method, first, f"{sync_name}: its first page, as an `APIResponse`.")
             continue
         sync_members.append(stub(method, sync_answer(answer, imports), imports))
-        if not _is_stream(answer) and not method.bound_first:  # fan-out spans many requests
+        # Fan-out runs many requests at once: "its last answer" would be whichever ended last.
+        if not _is_stream(answer) and not method.bound_first:
             add_raw(method, answer.rename(imports), f"{sync_name}, answering its `APIResponse`.")
     label = cls.__name__.removesuffix("Resource").lower()
     classes = [

@@ -4,22 +4,26 @@ Every call is the async implementation, run on the client's own event loop threa
 (`budai_async._sync._loop`) and wrapped into its sync form (`budai_async._sync._proxy`). Resources
 are not listed here: any resource attribute of `AsyncBudClient` (``pipelines``, ``executions``,
 ``actions`` and whatever is added later) is exposed through the same generic proxy. What type
-checkers see of them comes from `SyncResources` (annotations only, generated into
-`budai_async/_surface` by tools/gen_sync_surface.py).
+checkers see of them comes from `SyncResources` (generated into `budai_async/_surface` by
+tools/gen_sync_surface.py), a base class for them only.
 """
 
 from __future__ import annotations
 
 import weakref
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from budai_async._client import AsyncBudClient
 from budai_async._requester import UNSET
 from budai_async._requester import Unset as _Unset
-from budai_async._surface import SyncResources
 from budai_async._sync._loop import LoopThread
 from budai_async._sync._proxy import SyncResource, blocking, is_resource, wrap
+
+if TYPE_CHECKING:  # what type checkers see of the proxied resources; nothing at run time
+    from budai_async._surface import SyncResources as _Typed
+else:
+    _Typed = object
 
 __all__ = ["BudClient"]
 
@@ -29,7 +33,7 @@ def _shut(portal: LoopThread, client: AsyncBudClient) -> None:
     portal.close(client.aclose)
 
 
-class BudClient(SyncResources):
+class BudClient(_Typed):
     """Synchronous client of a BudAI pipeline server: ``with BudClient() as client: ...``.
 
     Takes the same keyword arguments as `AsyncBudClient` and has the same resources, methods,

@@ -9,6 +9,8 @@ types (and real errors) off a user's code.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +39,30 @@ def declared_methods(view: type) -> set[str]:
     return {name for name, value in vars(view).items() if not name.startswith("_") and callable(value)}
 
 
+def view(resource: str, prefix: str) -> type:
+    name = prefix + "".join(part.title() for part in resource.split("_"))
+    return getattr(importlib.import_module(f"budai_async._surface.{resource}"), name)  # type: ignore[no-any-return]
+
+
+def parameters(function: object) -> list[tuple[str, inspect._ParameterKind]]:
+    """Names and kinds of the parameters (an @overload-ed name is checked by the mypy test instead:
+    at run time it is typing's placeholder)."""
+    return [(p.name, p.kind) for p in inspect.signature(function).parameters.values()]  # type: ignore[arg-type]
+
+
+def overloaded(view: type) -> set[str]:
+    return {name for name in declared_methods(view) if getattr(view, name).__name__ == "_overload_dummy"}
+
+
+def async_parameters(resource: object, name: str) -> list[tuple[str, inspect._ParameterKind]]:
+    """The async method's parameters; a hook that hands its arguments to a batch function, that one's."""
+    found = parameters(getattr(type(resource), name))
+    if [n for n, _ in found] == ["self", "args", "kwargs"]:
+        batch_function = getattr(importlib.import_module("budai_async.batch._fanout"), name)
+        found = [("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *parameters(batch_function)[1:]]
+    return found
+
+
 async def test_every_resource_and_method_the_proxies_serve_is_declared(bud_client: AsyncBudClient) -> None:
     resources = {
         name
@@ -48,13 +74,27 @@ async def test_every_resource_and_method_the_proxies_serve_is_declared(bud_clien
     assert {"base_url", "timeout", "max_retries"} <= settings
     assert all(isinstance(getattr(AsyncBudClient, name), property) for name in settings)
     assert set(SyncRawResponses.__annotations__) == set(AsyncRawResponses.__annotations__) == resources
+    assert set(vars(bud_client.with_raw_response)) == resources
     for name in resources:
-        sync_view = getattr(importlib.import_module(f"budai_async._surface.{name}"), _view(name, "Sync"))
-        assert declared_methods(sync_view) == public_methods(getattr(bud_client, name)), name
+        resource = getattr(bud_client, name)
+        sync_view = view(name, "Sync")
+        assert declared_methods(sync_view) == public_methods(resource), name
+        for method in declared_methods(sync_view) - overloaded(sync_view):
+            declared = parameters(getattr(sync_view, method))
+            assert declared == async_parameters(resource, method), f"{name}.{method}"
+            assert not inspect.iscoroutinefunction(getattr(sync_view, method))
 
 
-def _view(resource: str, prefix: str) -> str:
-    return prefix + "".join(part.title() for part in resource.split("_"))
+@pytest.mark.parametrize("prefix", ["SyncRaw", "AsyncRaw"])
+def test_raw_views_take_the_same_arguments_as_the_plain_calls(prefix: str) -> None:
+    for name in SyncRawResponses.__annotations__:
+        raw_view, sync_view = view(name, prefix), view(name, "Sync")
+        assert declared_methods(raw_view) <= declared_methods(sync_view)
+        assert "get" in declared_methods(raw_view)
+        for method in declared_methods(raw_view) - overloaded(raw_view) - overloaded(sync_view):
+            function = getattr(raw_view, method)
+            assert parameters(function) == parameters(getattr(sync_view, method)), f"{name}.{method}"
+            assert inspect.iscoroutinefunction(function) is (prefix == "AsyncRaw")
 
 
 USER_CODE = """
@@ -119,3 +159,37 @@ def test_mypy_reads_real_types_and_real_errors_off_user_code(tmp_path: Path) -> 
         if line.startswith(str(user_code))
     ]
     assert found == EXPECTED, out + err
+
+
+ODD_RESOURCE = """
+from collections.abc import AsyncIterator, Awaitable
+
+from budai_async.resources._base import Resource
+
+
+class StaticResource(Resource):
+    @staticmethod
+    def sign(body: bytes) -> str: ...
+
+
+class EitherResource(Resource):
+    def either(self, follow: bool) -> Awaitable[int] | AsyncIterator[int]: ...
+"""
+
+
+def test_the_generator_refuses_shapes_it_cannot_mirror(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shape the proxy serves differently from what a plain copy would say stops the generator."""
+    (tmp_path / "odd_resources.py").write_text(ODD_RESOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = importlib.util.spec_from_file_location("gen_sync_surface", ROOT / "tools" / "gen_sync_surface.py")
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "gen_sync_surface", generator)  # its dataclasses look it up
+    spec.loader.exec_module(generator)
+    odd = importlib.import_module("odd_resources")
+    with pytest.raises(generator.SurfaceError, match="only @overload"):
+        generator.resource_methods(odd.StaticResource)
+    with pytest.raises(generator.SurfaceError, match="@overloads, one per form"):
+        generator.resource_module("either", odd.EitherResource)
