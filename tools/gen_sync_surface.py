@@ -471,6 +471,25 @@ def attribute(name: str, annotation: str) -> ast.stmt:
     return ast.AnnAssign(ast.Name(name, ast.Store()), ast.Name(annotation, ast.Load()), None, simple=1)
 
 
+def _is_pager(typed: Typed) -> bool:
+    from budai_async.pagination import AsyncPager
+
+    target = typed.resolve()
+    return isinstance(target, type) and issubclass(target, AsyncPager)
+
+
+def pager_doc(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """A list call's docstring told the sync way: what it lists, then how a `SyncPager` is read.
+    (The async one says ``await`` for a page and ``async for`` for all.)"""
+    docstring = ast.get_docstring(node, clean=False) or ""
+    what, found, _ = docstring.replace("``await``", "await").partition("await")
+    if not found:
+        return None
+    indent = " " * 8  # a method body's, in the generated class
+    how = "``for`` walks every page; ``first_page()`` is one page."
+    return f"{what.rstrip(' :;,')}.\n\n{indent}{how}\n{indent}"
+
+
 def _is_stream(typed: Typed) -> bool:
     target = typed.resolve()
     return target in _ASYNC_ITERATORS or (isinstance(target, type) and hasattr(target, "__aiter__"))
@@ -507,7 +526,8 @@ def resource_module(attr: str, cls: type) -> tuple[str, list[str]]:
         declared = method_return(method.node, method.module_name)
         answer = awaited(declared, method.is_async)
         if answer is None:  # a pager or a stream, answered at once: wrapped, never awaited
-            sync_members.append(stub(method, sync_answer(declared, imports), imports))
+            sync_doc = pager_doc(method.node) if _is_pager(declared) else None
+            sync_members.append(stub(method, sync_answer(declared, imports), imports, doc=sync_doc))
             first = awaits_to(declared, imports)  # `await pager` is its first page: one request
             if first is not None:
                 add_raw(method, first, f"{sync_name}: its first page, as an `APIResponse`.")

@@ -51,7 +51,10 @@ class SyncEventTriggers(Protocol):
         limit: int | None = None,
         offset: int | None = None,
     ) -> SyncPager[EventTrigger]:
-        """Triggers, newest first: ``await`` for one page, ``async for`` for all of them."""
+        """Triggers, newest first.
+
+        ``for`` walks every page; ``first_page()`` is one page.
+        """
         ...
 
     def get(self, trigger_id: str) -> EventTrigger: ...

@@ -89,7 +89,10 @@ class SyncExecutions(Protocol):
         sort_by: SortField | None = None,
         sort_order: SortOrder | None = None,
     ) -> SyncPager[Execution]:
-        """Executions matching every filter given (tags: all of them); await for a page, iterate for all."""
+        """Executions matching every filter given (tags: all of them).
+
+        ``for`` walks every page; ``first_page()`` is one page.
+        """
         ...
 
     def cancel(self, execution_id: str) -> Execution:

@@ -41,7 +41,10 @@ class SyncPipelines(Protocol):
     def list(
         self, *, name_contains: str | None = None, limit: int | None = None, offset: int | None = None
     ) -> SyncPager[Pipeline]:
-        """Pipelines, newest first: ``await`` for one page, ``async for`` for all of them."""
+        """Pipelines, newest first.
+
+        ``for`` walks every page; ``first_page()`` is one page.
+        """
         ...
 
     def get(self, pipeline_id: str) -> Pipeline:

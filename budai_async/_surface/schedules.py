@@ -58,7 +58,10 @@ class SyncSchedules(Protocol):
         limit: int | None = None,
         offset: int | None = None,
     ) -> SyncPager[Schedule]:
-        """Schedules, newest first: ``await`` for one page, ``async for`` for all of them."""
+        """Schedules, newest first.
+
+        ``for`` walks every page; ``first_page()`` is one page.
+        """
         ...
 
     def get(self, schedule_id: str) -> Schedule:

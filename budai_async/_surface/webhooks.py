@@ -42,7 +42,10 @@ class SyncWebhooks(Protocol):
     def list(
         self, *, pipeline_id: str | None = None, limit: int | None = None, offset: int | None = None
     ) -> SyncPager[WebhookTrigger]:
-        """Triggers, newest first: ``await`` for one page, ``async for`` for all of them."""
+        """Triggers, newest first.
+
+        ``for`` walks every page; ``first_page()`` is one page.
+        """
         ...
 
     def get(self, webhook_id: str) -> WebhookTrigger:
