@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import attrs
 import pytest
+from examples_support import EXAMPLES_WEBHOOK_SECRET
 
 from budai_server.config import ServerConfig
-
-EXAMPLES_WEBHOOK_SECRET = "whsec_ZXhhbXBsZXMtc2VjcmV0LWZvci1idWRhaS10ZXN0cw=="
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES_WEBHOOK_SECRET
+from examples_support import EXAMPLES_WEBHOOK_SECRET
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

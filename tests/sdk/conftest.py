@@ -9,18 +9,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from sdk_support import FAST_RETRIES
+from sdk_support import FAST_RETRIES, ClientFactory, PipelineFactory, SyncClientFactory
 from threaded_server import ServerThread
 
 from budai_async import AsyncBudClient, BudClient, Pipeline
 from budai_server.config import ServerConfig
-
-ClientFactory = Callable[..., AsyncBudClient]
-PipelineFactory = Callable[..., Awaitable[Pipeline]]
 
 
 @pytest.fixture
@@ -51,8 +48,6 @@ def make_pipeline(bud_client: AsyncBudClient) -> PipelineFactory:
 
 
 # ---- the blocking client (tests are plain functions; the server runs on its own thread)
-
-SyncClientFactory = Callable[..., BudClient]
 
 
 @pytest.fixture

@@ -1,10 +1,20 @@
-"""Helpers shared by the SDK tests: step builders and fast retry settings."""
+"""Helpers shared by the SDK tests: step builders, fast retry settings, the fixtures' factory types.
+
+(Tests import these from here, not from `conftest`: with several test folders on one command line
+`conftest` names whichever folder's was imported first.)
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from budai_async import AsyncBudClient, BudClient, Pipeline
+
+ClientFactory = Callable[..., AsyncBudClient]
+PipelineFactory = Callable[..., Awaitable[Pipeline]]
+SyncClientFactory = Callable[..., BudClient]
 
 FAST_RETRIES: dict[str, Any] = {"retry_initial_delay": 0.01, "retry_max_delay": 0.05}
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import PipelineFactory
-from sdk_support import delay_step, log_step
+from sdk_support import PipelineFactory, delay_step, log_step
 
 from budai_async import AsyncBudClient
 from budai_async.errors import ConflictError, NotFoundError, UnprocessableEntityError, ValidationError

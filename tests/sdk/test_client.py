@@ -9,8 +9,7 @@ import warnings
 from typing import Any
 
 import pytest
-from conftest import ClientFactory, PipelineFactory
-from sdk_support import delay_step, log_step
+from sdk_support import ClientFactory, PipelineFactory, delay_step, log_step
 
 from budai_async import (
     APIConnectionError,

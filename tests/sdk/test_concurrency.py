@@ -7,8 +7,7 @@ import asyncio
 
 import pytest
 from aiohttp.test_utils import TestServer
-from conftest import ClientFactory
-from sdk_support import delay_step, eventually, log_step
+from sdk_support import ClientFactory, delay_step, eventually, log_step
 
 LIMIT = 20
 

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import PipelineFactory
-from sdk_support import log_step
+from sdk_support import PipelineFactory, log_step
 
 from budai_async import AsyncBudClient
 from budai_async._responses import error_from_response

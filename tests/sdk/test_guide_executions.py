@@ -9,8 +9,7 @@ import copy
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from conftest import PipelineFactory
-from sdk_support import DEPLOY_STEPS, delay_step, fail_step, log_step
+from sdk_support import DEPLOY_STEPS, PipelineFactory, delay_step, fail_step, log_step
 
 import budai_async
 from budai_async import (

@@ -6,8 +6,7 @@ import copy
 from datetime import datetime
 
 import pytest
-from conftest import PipelineFactory
-from sdk_support import DEPLOY_STEPS, log_step
+from sdk_support import DEPLOY_STEPS, PipelineFactory, log_step
 
 from budai_async import (
     AsyncBudClient,

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PipelineFactory
-from sdk_support import delay_step, fail_step, log_step
+from sdk_support import PipelineFactory, delay_step, fail_step, log_step
 
 from budai_async import AsyncBudClient
 from budai_async.logs import FollowOptions, execution_logs

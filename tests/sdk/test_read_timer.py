@@ -18,8 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.client_proto import ResponseHandler
-from conftest import ClientFactory
-from sdk_support import delay_step
+from sdk_support import ClientFactory, delay_step
 
 from budai_async import AsyncBudClient, Timeout
 from budai_async import _read_timer as read_timer

@@ -12,8 +12,7 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import ClientFactory
-from sdk_support import log_step
+from sdk_support import ClientFactory, log_step
 
 import budai_async._client as client_module
 from budai_async import APIConnectionError, AsyncBudClient, InternalServerError

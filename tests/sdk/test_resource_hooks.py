@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import PipelineFactory
-from sdk_support import log_step
+from sdk_support import PipelineFactory, log_step
 
 from budai_async import AsyncBudClient
 

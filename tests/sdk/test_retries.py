@@ -12,8 +12,7 @@ from typing import Any
 import attrs
 import pytest
 from aiohttp import web
-from conftest import ClientFactory
-from sdk_support import fail_step, log_step
+from sdk_support import ClientFactory, fail_step, log_step
 
 from budai_async import (
     AsyncBudClient,
