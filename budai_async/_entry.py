@@ -69,9 +69,9 @@ def budai() -> None:
 
 def budai_server() -> None:
     """The `budai-server` command (extra `server`)."""
-    run_entry_point("budai_server.__main__", "main", command="budai-server", extra="server")
+    run_entry_point("budai_server.cli", "main", command="budai-server", extra="server")
 
 
 def budai_receiver() -> None:
     """The `budai-receiver` command (extra `receiver`)."""
-    run_entry_point("receiver.__main__", "main", command="budai-receiver", extra="receiver")
+    run_entry_point("receiver.cli", "main", command="budai-receiver", extra="receiver")

@@ -1,6 +1,6 @@
 """Settings of one server process, built once by the CLI (or a test) and passed to `create_app`.
 
-Nothing here reads the environment: `__main__` turns command-line options into a `ServerConfig`,
+Nothing here reads the environment: `cli` turns command-line options into a `ServerConfig`,
 tests build one directly, so two servers in one process never share hidden state.
 """
 

@@ -43,7 +43,7 @@ def main(ctx: click.Context, base_url: str | None, api_key: str | None, output: 
 def serve(ctx: click.Context) -> None:
     """Run the local BudAI server (same options as `budai-server`; needs the `server` extra)."""
     try:
-        from budai_server.__main__ import main as server_main
+        from budai_server.cli import main as server_main
     except ModuleNotFoundError as error:
         module = missing_extra(error, "server")
         if module is None:

@@ -114,15 +114,20 @@ def test_sdk_imports_without_any_extra() -> None:
     assert result.stdout.strip() == "http://127.0.0.1:1"
 
 
-def test_python_dash_m_budai_server_without_its_extra_is_one_line() -> None:
-    """`python -m budai_server` takes the console script's path, so it explains the missing extra too."""
+@pytest.mark.parametrize(
+    ("package", "command", "extra"),
+    [("budai_server", "budai-server", "server"), ("receiver", "budai-receiver", "receiver")],
+)
+def test_python_dash_m_without_its_extra_is_one_line(package: str, command: str, extra: str) -> None:
+    """`python -m budai_server` / `python -m receiver` take the console script's path, so they explain
+    the missing extra too (the receiver package imports its parts on first use, so `-m` gets there)."""
     script = BLOCKER.replace(
         "getattr(importlib.import_module(module), attr)()",
         "import runpy; runpy.run_module(module, run_name='__main__', alter_sys=True)",
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-c", script, "aiosqlite", "budai_server:-", "budai-server", "--help"],
+        [sys.executable, "-c", script, "aiosqlite", f"{package}:-", command, "--help"],
         capture_output=True,
         text=True,
         env=env,
@@ -132,6 +137,15 @@ def test_python_dash_m_budai_server_without_its_extra_is_one_line() -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        "budai-server: needs the 'server' extra (module 'aiosqlite' is not installed): "
-        "pip install 'budai-async[server]'"
+        f"{command}: needs the '{extra}' extra (module 'aiosqlite' is not installed): "
+        f"pip install 'budai-async[{extra}]'"
     ]
+
+
+@pytest.mark.parametrize("package", ["budai_server", "receiver"])
+def test_python_dash_m_with_its_extra_runs_the_command(package: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", package, "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"Usage: python -m {package}" in result.stdout

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from rx_support import SECRET, payload
 
-from receiver.__main__ import main
+from receiver.cli import main
 from receiver.stores import SQLiteStore
 
 

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 
-import budai_server.__main__ as cli
+import budai_server.cli as cli
 from budai_server.config import ServerConfig
 from budai_server.outbox.rules import secret_fingerprint
 from budai_server.outbox.store import SECRET_QUERY

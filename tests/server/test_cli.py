@@ -112,7 +112,7 @@ async def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
 async def test_the_server_process_freezes_its_start_up_heap_and_collects_less_often() -> None:
     # In a child interpreter: freezing the test process's own heap would outlive this test.
     script = (
-        "import gc; from budai_server.__main__ import _tune_gc; _tune_gc(); "
+        "import gc; from budai_server.cli import _tune_gc; _tune_gc(); "
         "print(gc.get_freeze_count() > 10_000, gc.get_threshold())"
     )
     process = await asyncio.create_subprocess_exec(

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from budai_async.models import Execution, ExecutionStatus, StepRun, StepStatus
-from budai_server.__main__ import main
+from budai_server.cli import main
 from budai_server.config import ServerConfig
 from budai_server.outbox.rules import (
     DEFAULT_RETRY_SCHEDULE,
