@@ -10,9 +10,11 @@ tools/gen_sync_surface.py), a base class for them only.
 
 from __future__ import annotations
 
+import inspect
 import weakref
+from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from budai_async._client import AsyncBudClient
 from budai_async._requester import UNSET
@@ -26,6 +28,23 @@ else:
     _Typed = object
 
 __all__ = ["BudClient"]
+
+P = ParamSpec("P")
+S = TypeVar("S")
+
+
+def same_arguments_as(
+    source: Callable[Concatenate[Any, P], None],
+) -> Callable[[Callable[Concatenate[S, ...], None]], Callable[Concatenate[S, P], None]]:
+    """Give an ``__init__`` that forwards ``**options`` the signature of `source`, for type checkers,
+    editors and `help()`: unknown or misspelt options are errors before run time, with no second
+    copy of the option list to keep in step."""
+
+    def apply(init: Callable[Concatenate[S, ...], None]) -> Callable[Concatenate[S, P], None]:
+        init.__signature__ = inspect.signature(source)  # type: ignore[attr-defined]
+        return init
+
+    return apply
 
 
 def _shut(portal: LoopThread, client: AsyncBudClient) -> None:
@@ -43,6 +62,7 @@ class BudClient(_Typed):
     loop raise EventLoopError: async code uses `AsyncBudClient`.
     """
 
+    @same_arguments_as(AsyncBudClient.__init__)
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None, **options: Any) -> None:
         self._portal = LoopThread()
         try:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from budai_async import AsyncBudClient
+from budai_async import AsyncBudClient, BudClient
 from budai_async._surface import AsyncRawResponses, SyncRawResponses, SyncResources
 from budai_async._sync._proxy import is_resource
 
@@ -85,6 +86,10 @@ async def test_every_resource_and_method_the_proxies_serve_is_declared(bud_clien
             assert not inspect.iscoroutinefunction(getattr(sync_view, method))
 
 
+def test_budclient_takes_and_shows_the_async_clients_options() -> None:
+    assert inspect.signature(BudClient).parameters == inspect.signature(AsyncBudClient).parameters
+
+
 @pytest.mark.parametrize("prefix", ["SyncRaw", "AsyncRaw"])
 def test_raw_views_take_the_same_arguments_as_the_plain_calls(prefix: str) -> None:
     for name in SyncRawResponses.__annotations__:
@@ -116,6 +121,7 @@ def sync_calls(client: BudClient) -> None:
     reveal_type(client.with_raw_response.pipelines.list())
     reveal_type(client.with_options(max_retries=1).pipelines.get("pipe_1"))
     reveal_type(client.base_url)
+    BudClient(base_url="http://127.0.0.1:8080", max_retries=1, timeot=3)
     client.executions.get(1)
     client.executions.nope()
 
@@ -139,6 +145,7 @@ EXPECTED = [
     'budai_async.pagination.PageList[budai_async.models.Pipeline]]"',
     'note: Revealed type is "budai_async.models.Pipeline"',
     'note: Revealed type is "str"',
+    'error: Unexpected keyword argument "timeot" for "BudClient"  [call-arg]',
     'error: Argument 1 to "get" of "SyncExecutions" has incompatible type "int"; expected "str"  [arg-type]',
     'error: "SyncExecutions" has no attribute "nope"  [attr-defined]',
     'note: Revealed type is "budai_async._raw.APIResponse[budai_async.trigger_models.WebhookTrigger]"',
@@ -154,9 +161,9 @@ def test_mypy_reads_real_types_and_real_errors_off_user_code(tmp_path: Path) -> 
         [str(user_code), "--strict", "--config-file", "", "--cache-dir", str(tmp_path / "cache")]
     )
     found = [  # older mypy releases spell builtins in full
-        line.partition(": ")[2].replace("builtins.", "")
+        re.sub(r"; did you mean .*?(  \[)", r"\1", line.partition(": ")[2].replace("builtins.", ""))
         for line in out.splitlines()
-        if line.startswith(str(user_code))
+        if line.startswith(str(user_code)) and ("error:" in line or "Revealed type" in line)
     ]
     assert found == EXPECTED, out + err
 
