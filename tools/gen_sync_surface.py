@@ -17,6 +17,7 @@ import ast
 import builtins
 import collections.abc
 import copy
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -240,11 +241,30 @@ def awaited(returns: Typed, is_async: bool) -> Typed | None:
     """What awaiting the call gives, or None when the call answers something not awaited (a pager)."""
     if is_async:
         return returns
-    if isinstance(returns.node, ast.BinOp):  # the proxy's answer depends on the value, not the type
-        raise SurfaceError(f"{ast.unparse(returns.node)}: give the method @overloads, one per form")
+    if isinstance(returns.node, ast.BinOp):
+        raise SurfaceError(f"{ast.unparse(returns.node)}: a union goes through either_answer()")
     if returns.resolve() in _AWAITABLES:
         return returns.args()[-1]
     return None
+
+
+def union_members(typed: Typed) -> list[Typed]:
+    node = typed.node
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        left, right = Typed(node.left, typed.module_name), Typed(node.right, typed.module_name)
+        return [*union_members(left), *union_members(right)]
+    return [typed]
+
+
+def either_answer(declared: Typed, imports: Imports) -> ast.expr:
+    """A sync def returning a union (``Awaitable[list[X]] | LogStream``): which member comes back
+    depends on the arguments, and the proxy awaits an awaitable one and wraps the rest, so the
+    answer is the union of each member so treated."""
+    answers = []
+    for member in union_members(declared):
+        inner = awaited(member, is_async=False)
+        answers.append(sync_answer(inner if inner is not None else member, imports))
+    return functools.reduce(lambda left, right: ast.BinOp(left, ast.BitOr(), right), answers)
 
 
 def method_return(node: ast.FunctionDef | ast.AsyncFunctionDef, module_name: str) -> Typed:
@@ -524,6 +544,9 @@ def resource_module(attr: str, cls: type) -> tuple[str, list[str]]:
     for method in methods:
         sync_name = f"`{view_name(cls, 'Sync')}.{method.name}`"
         declared = method_return(method.node, method.module_name)
+        if not method.is_async and len(union_members(declared)) > 1:  # no raw view: which request?
+            sync_members.append(stub(method, either_answer(declared, imports), imports))
+            continue
         answer = awaited(declared, method.is_async)
         if answer is None:  # a pager or a stream, answered at once: wrapped, never awaited
             sync_doc = pager_doc(method.node) if _is_pager(declared) else None

@@ -180,6 +180,19 @@ class SyncExecutions(Protocol):
         options: FollowOptions | None = ...,
     ) -> SyncStream[LogEntry]: ...
 
+    @overload
+    def logs(
+        self,
+        execution_id: str,
+        *,
+        level: str | None = ...,
+        step_id: str | None = ...,
+        since: SinceLike | None = ...,
+        follow: bool,
+        after_seq: int = ...,
+        options: FollowOptions | None = ...,
+    ) -> builtins.list[LogEntry] | SyncStream[LogEntry]: ...
+
     def create_many(
         self,
         pipeline_id: str,

@@ -336,6 +336,19 @@ class ExecutionsResource(Resource):
         options: FollowOptions | None = ...,
     ) -> LogStream: ...
 
+    @overload
+    def logs(
+        self,
+        execution_id: str,
+        *,
+        level: str | None = ...,
+        step_id: str | None = ...,
+        since: SinceLike | None = ...,
+        follow: bool,
+        after_seq: int = ...,
+        options: FollowOptions | None = ...,
+    ) -> Awaitable[builtins.list[LogEntry]] | LogStream: ...
+
     def logs(
         self,
         execution_id: str,
