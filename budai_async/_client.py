@@ -34,6 +34,7 @@ from budai_async._requester import (
     UNSET,
     Query,
     encode_json,
+    idempotency_key_or_new,
     json_default,
     new_idempotency_key,
 )
@@ -189,6 +190,14 @@ class AsyncBudClient:
         clone._attach_resources()
         return clone
 
+    def __copy__(self) -> AsyncBudClient:
+        """``copy.copy(client)``: a client sharing this one's pool that does not close it (`with_options`)."""
+        return self.with_options()
+
+    def __deepcopy__(self, memo: dict[int, object]) -> AsyncBudClient:
+        """Same as `copy.copy`: a connection pool is shared, never duplicated."""
+        return self.with_options()
+
     @property
     def with_raw_response(self) -> RawResponses:
         """The resources again, answering `APIResponse` (status, headers, request id, parsed model)."""
@@ -259,7 +268,7 @@ class AsyncBudClient:
             body = encode_json(json_body)
             headers["Content-Type"] = "application/json"
         if method in _KEYED_METHODS:
-            headers["Idempotency-Key"] = idempotency_key or new_idempotency_key()
+            headers["Idempotency-Key"] = idempotency_key_or_new(idempotency_key)
         call_timeout = self._timeout if isinstance(timeout, _Unset) else Timeout.of(timeout)
         transport: Sender = self._transport
         if tracing_active():  # OpenTelemetry spans (budai_async._tracing); off: one dict lookup

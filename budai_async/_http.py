@@ -22,7 +22,7 @@ import attrs
 
 from budai_async import _read_timer as read_timer
 from budai_async._network import SSLSetting, env_proxy, netrc_authorization, ssl_setting
-from budai_async.errors import APIConnectionError, APITimeoutError, BudError
+from budai_async.errors import APIConnectionError, APITimeoutError, BudError, ValidationError
 
 __all__ = [
     "BaseConnector",
@@ -65,9 +65,13 @@ class Timeout:
             return value
         if value is None:
             return cls(connect=None, read=None, total=None)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationError(
+                f"timeout must be seconds (a number), a budai_async.Timeout or None, got {value!r}"
+            )
         seconds = float(value)
-        if seconds <= 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {value!r}")
+        if not seconds > 0:  # also refuses NaN
+            raise ValidationError(f"timeout must be > 0 seconds, got {value!r}")
         return cls(connect=seconds, read=seconds, total=seconds)
 
     def with_read(self, read: float) -> Timeout:

@@ -49,6 +49,27 @@ def new_idempotency_key() -> str:
     return f"budai_{uuid.uuid4().hex}"
 
 
+MAX_IDEMPOTENCY_KEY_LENGTH: Final = 255
+
+
+def idempotency_key_or_new(key: object) -> str:
+    """The caller's key, checked (a header value: printable text), or a fresh one for None.
+
+    An empty or non-string key is an error, not a silent fresh key: two calls passing ``""`` would
+    otherwise each start a run the caller believed was guarded.
+    """
+    if key is None:
+        return new_idempotency_key()
+    if not isinstance(key, str) or not key:
+        raise ValidationError(f"idempotency_key must be a non-empty string, got {key!r}")
+    if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable() or not key.isascii():
+        raise ValidationError(
+            f"idempotency_key must be printable ASCII of at most {MAX_IDEMPOTENCY_KEY_LENGTH} "
+            f"characters (it is sent as a header), got {key!r}"
+        )
+    return key
+
+
 def json_default(value: Any) -> Any:
     """`json.dumps` default for request bodies: dates as ISO strings, attrs models, sets and tuples."""
     if isinstance(value, datetime):

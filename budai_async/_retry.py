@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import attrs
 
-from budai_async.errors import APIConnectionError, APIStatusError, RateLimitError
+from budai_async.errors import APIConnectionError, APIStatusError, RateLimitError, ValidationError
 
 __all__ = [
     "IN_PROGRESS_CODE",
@@ -44,10 +44,23 @@ class RetryPolicy:
     caller gets the error at once, with `retry_after` set, instead of a call that hangs for minutes.
     """
 
-    max_retries: int = attrs.field(default=2, validator=attrs.validators.ge(0))
-    initial_delay: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
-    max_delay: float = attrs.field(default=8.0, validator=attrs.validators.ge(0))
-    max_retry_after: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    max_retries: int = attrs.field(default=2, validator=lambda _, a, v: _check(a.name, v, whole=True))
+    initial_delay: float = attrs.field(default=0.5, validator=lambda _, a, v: _check(a.name, v))
+    max_delay: float = attrs.field(default=8.0, validator=lambda _, a, v: _check(a.name, v))
+    max_retry_after: float = attrs.field(default=60.0, validator=lambda _, a, v: _check(a.name, v))
+
+
+_OPTION_NAMES = {"initial_delay": "retry_initial_delay", "max_delay": "retry_max_delay"}
+
+
+def _check(field: str, value: object, *, whole: bool = False) -> None:
+    """A retry setting is a number >= 0 (`max_retries` a whole one): a ValidationError naming the
+    client option otherwise, not attrs' bare comparison error."""
+    kinds = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not value >= 0:
+        what = "a whole number" if whole else "a number of seconds"
+        name = _OPTION_NAMES.get(field, field)
+        raise ValidationError(f"{name} must be {what} >= 0, got {value!r}")
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str | None:

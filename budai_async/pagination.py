@@ -112,6 +112,13 @@ class AsyncPager(Generic[T]):
         self._limit = limit
         self._start = Position(offset=offset or 0)
 
+    def __bool__(self) -> bool:
+        """Refused: an un-awaited list call would always be true (``if client.executions.list():``)."""
+        raise TypeError(
+            "a list call is true whatever it would find: `await` it for a page (a PageList, "
+            "empty or not) or `async for` over it for every item"
+        )
+
     def _query_at(self, position: Position) -> list[tuple[str, str]]:
         query = list(self._query)
         if self._limit is not None:

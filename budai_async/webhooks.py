@@ -16,7 +16,8 @@ import hashlib
 import hmac
 import re
 import secrets as _secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 
 from budai_async.errors import BudError
 
@@ -158,25 +159,55 @@ def _check_timestamp(value: str, now: float, tolerance: float) -> None:
         raise WebhookVerificationError("webhook-timestamp is in the future", reason="timestamp_too_new")
 
 
+HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
+BodyLike = bytes | bytearray | memoryview | str
+NowLike = float | datetime
+
+
 def verify(
     secrets: str | Sequence[str],
-    headers: Mapping[str, str],
-    body: bytes,
+    headers: HeadersLike,
+    body: BodyLike,
     *,
-    now: float,
+    now: NowLike,
     tolerance: float = DEFAULT_TOLERANCE_SECONDS,
-) -> None:
+) -> str:
     """Check that `body` with `headers` was signed by one of `secrets` within `tolerance` of `now`.
 
     Accepts any of several secrets (rotation) and any of several signatures in the header; the
     signature is computed over the raw bytes and the literal timestamp string, and compared in
-    constant time. Returns None on success.
+    constant time. Returns the body as text, as svix and the standardwebhooks libraries return the
+    payload. `body` is the raw request body (bytes, or the text it decodes to); `headers` a mapping
+    or (name, value) pairs, names in any case; `now` Unix seconds or a datetime (naive = UTC).
+    Arguments of another type raise TypeError saying what is expected.
 
     Raises `WebhookVerificationError` for every failure: a missing or malformed header, a malformed
     secret, a non-integer timestamp, a timestamp more than `tolerance` seconds before or after
     `now`, no matching signature, or (after the signature matched) a body that is not UTF-8.
     """
-    Verifier(secrets, tolerance=tolerance).verify(headers, body, now=now)
+    return Verifier(secrets, tolerance=tolerance).verify(headers, body, now=now)
+
+
+def _inputs(headers: HeadersLike, body: BodyLike, now: NowLike) -> tuple[Mapping[str, str], bytes, float]:
+    """The arguments in the forms the check uses, or a TypeError naming what is expected."""
+    if not isinstance(headers, Mapping):
+        try:
+            headers = dict(headers)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"headers must be a mapping or (name, value) pairs, got {type(headers).__name__}"
+            ) from None
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    elif isinstance(body, (bytearray, memoryview)):
+        body = bytes(body)
+    elif not isinstance(body, bytes):
+        raise TypeError(f"body must be the raw request body (bytes or str), got {type(body).__name__}")
+    if isinstance(now, datetime):
+        now = (now if now.tzinfo else now.replace(tzinfo=UTC)).timestamp()
+    elif isinstance(now, bool) or not isinstance(now, (int, float)):
+        raise TypeError(f"now must be Unix seconds (a number) or a datetime, got {type(now).__name__}")
+    return headers, body, now
 
 
 class Verifier:
@@ -192,8 +223,9 @@ class Verifier:
             raise WebhookVerificationError("no webhook secret configured", reason="invalid_secret")
         self.tolerance = tolerance
 
-    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float) -> str:
+    def verify(self, headers: HeadersLike, body: BodyLike, *, now: NowLike) -> str:
         """Check one callback (see `verify`); return its body decoded as UTF-8."""
+        headers, body, now = _inputs(headers, body, now)
         msg_id = _header(headers, "webhook-id")
         _check_id(msg_id)
         timestamp = _header(headers, "webhook-timestamp")

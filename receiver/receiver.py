@@ -132,7 +132,8 @@ class Receiver:
         return app
 
     def setup(self, app: web.Application, *, path: str = "/webhooks", ops_prefix: str | None = None) -> None:
-        """Mount into an existing app: POST `path` plus health, readiness and metrics routes.
+        """Mount into an existing app: POST `path` (with or without a trailing slash) plus health,
+        readiness and metrics routes.
 
         The ops routes go under `ops_prefix` (default: `path`, e.g. ``/webhooks/healthz``). The
         store opens and the dispatcher starts in the app's cleanup_ctx, so they follow its lifetime.
@@ -141,7 +142,7 @@ class Receiver:
         if self.runtime is not None and self.runtime.state not in ("stopped",):
             raise RuntimeError("this Receiver is already set up in an app")
         path = "/" + path.strip("/")
-        prefix = path if ops_prefix is None else ops_prefix.rstrip("/")
+        prefix = (path if ops_prefix is None else "/" + ops_prefix.strip("/")).rstrip("/")
         runtime = Runtime(
             secrets=self.secrets,
             store=self.store,
@@ -154,6 +155,8 @@ class Receiver:
             clock=self.clock,
         )
         app.router.add_post(path, runtime.handle_callback)
+        if path != "/":  # a callback URL written with the trailing slash must not 404 for days
+            app.router.add_post(path + "/", runtime.handle_callback)
         app.router.add_get(f"{prefix}/healthz", runtime.handle_health)
         app.router.add_get(f"{prefix}/readyz", runtime.handle_ready)
         app.router.add_get(f"{prefix}/metrics", runtime.handle_metrics)

@@ -115,6 +115,14 @@ class BudClient(_Typed):
         clone._finalizer = None
         return clone
 
+    def __copy__(self) -> BudClient:
+        """``copy.copy(client)``: a client sharing this one's loop and pool that does not close them."""
+        return self.with_options()
+
+    def __deepcopy__(self, memo: dict[int, object]) -> BudClient:
+        """Same as `copy.copy`: the loop and the pool are shared, never duplicated."""
+        return self.with_options()
+
     def close(self) -> None:
         """Close the connection pool and stop the loop thread (idempotent; a no-op on copies)."""
         if self._finalizer is not None:

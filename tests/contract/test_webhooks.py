@@ -41,7 +41,38 @@ def _headers(**overrides: str) -> dict[str, str]:
 def test_published_vector() -> None:
     assert sign(SECRET, MSG_ID, TS, BODY) == EXPECTED
     assert signature_headers(SECRET, MSG_ID, BODY, TS) == _headers()
-    verify(SECRET, _headers(), BODY, now=TS)
+    assert verify(SECRET, _headers(), BODY, now=TS) == BODY.decode()
+
+
+def test_the_forms_svix_users_pass_verify_too() -> None:
+    """Text bodies, header pairs, bytearrays and datetimes; the payload comes back as svix's does."""
+    text = BODY.decode()
+    assert verify(SECRET, _headers(), text, now=TS) == text
+    assert verify(SECRET, list(_headers().items()), bytearray(BODY), now=TS) == text
+    assert verify(SECRET, _headers(), memoryview(BODY), now=datetime.fromtimestamp(TS, UTC)) == text
+    naive_utc = datetime.fromtimestamp(TS, UTC).replace(tzinfo=None)
+    assert verify(SECRET, _headers(), BODY, now=naive_utc) == text
+    assert Verifier(SECRET).verify(_headers(), text, now=TS) == text
+    with pytest.raises(WebhookVerificationError, match="no signature matches"):
+        verify(SECRET, _headers(), text + " ", now=TS)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "now", "named"),
+    [
+        (_headers(), {"test": 1}, TS, "body must be the raw request body"),
+        (_headers(), None, TS, "body must be the raw request body"),
+        (["webhook-id"], BODY, TS, "headers must be a mapping or"),
+        (42, BODY, TS, "headers must be a mapping or"),
+        (_headers(), BODY, str(TS), "now must be Unix seconds"),
+        (_headers(), BODY, True, "now must be Unix seconds"),
+    ],
+)
+def test_arguments_of_the_wrong_type_say_what_is_expected(
+    headers: object, body: object, now: object, named: str
+) -> None:
+    with pytest.raises(TypeError, match=named):
+        verify(SECRET, headers, body, now=now)  # type: ignore[arg-type]
 
 
 def test_error_is_in_library_tree() -> None:

@@ -320,6 +320,24 @@ async def test_mounted_in_a_user_app(aiohttp_client: Any, db_url: str) -> None:
         receiver.setup(web.Application())
 
 
+@pytest.mark.parametrize(("path", "ops"), [("/wh/", "/wh"), ("wh", "/wh"), ("/", ""), ("", "")])
+async def test_mounted_path_answers_with_and_without_the_trailing_slash(
+    aiohttp_client: Any, db_url: str, path: str, ops: str
+) -> None:
+    """A sender's callback URL written either way is delivered, never a 404 retried for days."""
+    recorder = Recorder()
+    receiver = make(db_url, recorder)
+    app = web.Application()
+    receiver.setup(app, path=path)
+    client = await aiohttp_client(app)
+    assert (await client.get(f"{ops}/healthz")).status == 200
+    urls = [ops or "/"] if ops == "" else [ops, ops + "/"]
+    for number, url in enumerate(urls):
+        body = payload(f"exec_slash_{number}")
+        assert (await client.post(url, data=body, headers=signed(body))).status == 202
+    await wait_for(lambda: sorted(recorder.ids()) == [f"exec_slash_{n}" for n in range(len(urls))])
+
+
 @pytest.mark.parametrize("secrets", [[], "", [""], ["not base64!"], "whsec_"])
 def test_refuses_to_construct_without_a_valid_secret(secrets: Any) -> None:
     with pytest.raises(ValueError, match="secret"):

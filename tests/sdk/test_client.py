@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
 import gc
 import warnings
 from typing import Any
@@ -48,6 +49,40 @@ def test_timeout_forms() -> None:
         Timeout.of(0)
 
 
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"timeout": (1, 2)}, "timeout"),
+        ({"timeout": "5"}, "timeout"),
+        ({"timeout": float("nan")}, "timeout"),
+        ({"max_retries": None}, "max_retries"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"max_retries": 1.5}, "max_retries"),
+        ({"retry_initial_delay": "fast"}, "retry_initial_delay"),
+        ({"retry_max_delay": -1}, "retry_max_delay"),
+        ({"max_retry_after": None}, "max_retry_after"),
+    ],
+)
+def test_bad_options_are_validation_errors_naming_the_option(options: dict[str, Any], named: str) -> None:
+    """Not attrs' or float()'s bare TypeError from inside the library."""
+    with pytest.raises(ValidationError, match=named):
+        AsyncBudClient(**options)
+    if set(options) <= {"timeout", "max_retries"} and options.get("max_retries", 0) is not None:
+        with pytest.raises(ValidationError, match=named):
+            AsyncBudClient().with_options(**options)
+
+
+@pytest.mark.parametrize("key", [42, "", "a\nb", "x" * 256, "clé"])
+async def test_a_bad_idempotency_key_is_refused_before_sending(
+    bud_client: AsyncBudClient, make_pipeline: PipelineFactory, key: Any
+) -> None:
+    """An empty key used to become a fresh one silently: two "guarded" calls made two runs."""
+    pipeline = await make_pipeline(log_step("a"))
+    with pytest.raises(ValidationError, match="idempotency_key"):
+        await bud_client.executions.create(pipeline.id, idempotency_key=key)
+    assert (await bud_client.executions.list(pipeline_id=pipeline.id)).total == 0
+
+
 async def test_session_is_lazy_and_closed_by_async_with(bud_url: str) -> None:
     client = AsyncBudClient(base_url=bud_url)
     assert client.connection_stats() == {"in_use": 0, "idle": 0}
@@ -76,6 +111,26 @@ async def test_with_options_shares_the_pool(bud_url: str, make_client: ClientFac
         pass  # closing a copy leaves the shared pool open
     assert not client.closed
     assert await client.actions.get("delay")
+
+
+async def test_a_copy_shares_the_pool_and_closing_it_leaves_the_original_open(
+    bud_url: str, make_client: ClientFactory
+) -> None:
+    """openai users reach for copy.copy; a plain copy used to own the session and close it."""
+    client = make_client(bud_url, max_retries=4)
+    for duplicate in (copy.copy(client), copy.deepcopy(client)):
+        assert duplicate is not client and duplicate.max_retries == 4
+        assert await duplicate.actions.get("log")
+        await duplicate.aclose()
+        assert not client.closed
+    assert await client.actions.get("log")
+
+
+async def test_an_unawaited_list_call_refuses_to_be_a_condition(bud_client: AsyncBudClient) -> None:
+    with pytest.raises(TypeError, match="await"):
+        if bud_client.executions.list(status="failed"):
+            pass
+    assert not await bud_client.executions.list(status="failed")  # the awaited page: empty, falsy
 
 
 async def test_unclosed_client_warns_on_collection(bud_url: str) -> None:

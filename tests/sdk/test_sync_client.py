@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import copy
 import inspect
 import time
 from collections.abc import Callable
@@ -188,6 +189,13 @@ def test_with_options_shares_the_loop_and_closing_the_copy_keeps_it(sync_client:
     copy.close()
     assert not sync_client.closed
     assert sync_client.actions.get("log").type == "log"
+
+
+def test_a_copy_shares_the_loop_and_closing_it_leaves_the_original_open(sync_client: BudClient) -> None:
+    duplicate = copy.copy(sync_client)
+    assert duplicate.actions.get("log").type == "log"
+    duplicate.close()
+    assert not sync_client.closed and sync_client.actions.get("log").type == "log"
 
 
 def test_close_is_idempotent_and_later_calls_raise(make_sync_client: SyncClientFactory) -> None:
