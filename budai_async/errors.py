@@ -31,6 +31,11 @@ __all__ = [
 class BudError(Exception):
     """Base class of every error raised by budai_async."""
 
+    @property
+    def message(self) -> str:
+        """The error's text, as `str(error)` gives it (openai-python's `error.message`)."""
+        return str(self)
+
 
 class ValidationError(BudError, ValueError):
     """A pipeline definition or argument was rejected before any request was sent."""

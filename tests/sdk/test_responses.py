@@ -107,7 +107,7 @@ def test_error_class_status_request_id_and_body(status: int, cls: type[APIStatus
     assert error.body == body
     assert error.code == "x"
     assert error.details == [{"path": "name"}]
-    assert str(error) == "went wrong"
+    assert str(error) == error.message == "went wrong"  # openai-python's spelling too
 
 
 def test_context_is_appended() -> None:
