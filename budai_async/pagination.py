@@ -53,6 +53,10 @@ class PageList(list[T]):
             return self.offset + len(self) < self.total
         return False
 
+    def has_next_page(self) -> bool:
+        """`has_more`, in openai-python's spelling (walk the rest with ``async for`` over the call)."""
+        return self.has_more
+
 
 @attrs.frozen
 class Position:

@@ -47,8 +47,9 @@ def test_page_list_is_a_list_with_metadata() -> None:
     items = PageList.from_page(page(3, total=10, limit=3, offset=0))
     assert items == [0, 1, 2] and len(items) == 3
     assert items.total == 10 and items.limit == 3 and items.offset == 0
-    assert items.has_more
+    assert items.has_more and items.has_next_page()
     assert not PageList.from_page(page(3, total=3, limit=3, offset=0)).has_more
+    assert not PageList.from_page(page(3, total=3, limit=3, offset=0)).has_next_page()
     assert PageList.from_page(page(3, cursor="c")).has_more
 
 
