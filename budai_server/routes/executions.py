@@ -27,7 +27,14 @@ from budai_server.routes.context import checker_of, config_of, scheduler_of, sto
 from budai_server.routes.errors import ApiError, json_response
 from budai_server.routes.gateway_fields import ORIGIN_FIELDS, page_window, parse_origin
 from budai_server.routes.middleware import idempotency_record
-from budai_server.routes.parse import MISSING, Fields, QueryFields, over_limit, read_json_object
+from budai_server.routes.parse import (
+    MISSING,
+    Fields,
+    QueryFields,
+    over_limit,
+    read_empty_body,
+    read_json_object,
+)
 from budai_server.routes.pipelines import DEFINITION_ALIASES, MAX_PAGE, definition_field
 from budai_server.scheduler import (
     ExecutionAlreadyFinished,
@@ -256,7 +263,7 @@ async def get_events(request: web.Request) -> web.Response:
 async def cancel_execution(request: web.Request) -> web.Response:
     """POST /budpipeline/executions/{id}/cancel -> 200 final execution; 409 when it had ended."""
     execution_id = request.match_info["execution_id"]
-    Fields(await read_json_object(request, optional=True), allowed=()).check()
+    await read_empty_body(request)
     try:
         execution = await scheduler_of(request).cancel(execution_id)
     except ExecutionNotFound as exc:

@@ -23,7 +23,7 @@ from budai_server.nesting import exceeds_depth
 from budai_server.outbound.policy import OutboundPolicy
 from budai_server.routes.errors import ApiError
 
-__all__ = ["MISSING", "Fields", "QueryFields", "issue", "over_limit", "read_json_object"]
+__all__ = ["MISSING", "Fields", "QueryFields", "issue", "over_limit", "read_empty_body", "read_json_object"]
 
 E = TypeVar("E")
 
@@ -73,6 +73,12 @@ async def read_json_object(request: web.Request, *, optional: bool = False) -> d
             400, f"request body must be a JSON object, not {_type_name(data)}", code="invalid_json"
         )
     return data
+
+
+async def read_empty_body(request: web.Request) -> None:
+    """An action's optional body that may hold no fields (the OpenAPI `EmptyBody`): none, ``{}``, or
+    a 400/422 naming what is wrong, like any body."""
+    Fields(await read_json_object(request, optional=True), allowed=()).check()
 
 
 def _type_name(value: Any) -> str:

@@ -19,7 +19,7 @@ from budai_async._convert import to_json_dict
 from budai_async.models import Execution
 from budai_server.routes.context import config_of, store_of
 from budai_server.routes.errors import ApiError, json_response
-from budai_server.routes.parse import Fields, QueryFields, read_json_object
+from budai_server.routes.parse import Fields, QueryFields, read_empty_body, read_json_object
 from budai_server.routes.schedule_fields import SPEC_FIELDS, ScheduleInput, parse_schedule_input
 from budai_server.routes.trigger_wiring import clock_of, install, loop_of, paged, paging, time_text
 from budai_server.triggers.catchup import DEFAULT_CATCHUP_WINDOW_SECONDS
@@ -232,7 +232,7 @@ async def delete_schedule(request: web.Request) -> web.Response:
 
 async def _set_enabled(request: web.Request, enabled: bool) -> web.Response:
     record = await _load(request)
-    Fields(await read_json_object(request, optional=True), allowed=()).check()  # EmptyBody: no fields
+    await read_empty_body(request)
     updated = _updated(record, ScheduleInput(enabled=enabled), clock_of(request).now())
     await _schedules(request).replace(updated)
     loop_of(request).wake()
@@ -250,7 +250,7 @@ async def resume_schedule(request: web.Request) -> web.Response:
 async def trigger_schedule(request: web.Request) -> web.Response:
     """Run the schedule now (a manual run: counted, but outside catch-up and overlap rules)."""
     record = await _load(request)
-    Fields(await read_json_object(request, optional=True), allowed=()).check()  # EmptyBody: no fields
+    await read_empty_body(request)
     outcome = await loop_of(request).trigger_now(record, clock_of(request).now())
     if outcome.launched:
         return json_response(started_view(outcome.launched[0].execution), status=201)

@@ -27,7 +27,7 @@ from budai_async.webhooks import WebhookVerificationError, generate_secret, veri
 from budai_server.routes.context import scheduler_of, store_of
 from budai_server.routes.errors import ApiError, json_response
 from budai_server.routes.executions import PRIORITIES
-from budai_server.routes.parse import MAX_NAME_LENGTH, Fields, QueryFields, read_json_object
+from budai_server.routes.parse import MAX_NAME_LENGTH, Fields, QueryFields, read_empty_body, read_json_object
 from budai_server.routes.trigger_wiring import (
     clock_of,
     install,
@@ -156,7 +156,7 @@ async def delete_webhook(request: web.Request) -> web.Response:
 async def rotate_secret(request: web.Request) -> web.Response:
     """A new secret, shown once; the old one stops verifying immediately."""
     record = await _load(request)
-    Fields(await read_json_object(request, optional=True), allowed=()).check()  # EmptyBody: no fields
+    await read_empty_body(request)
     secret = generate_secret()
     now = clock_of(request).now()
     await _store(request).set_secret(record.id, secret, now)
