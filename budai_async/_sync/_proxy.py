@@ -21,13 +21,13 @@ from budai_async._sync._loop import LoopThread
 from budai_async.pagination import AsyncPager
 from budai_async.resources._base import Resource
 
-__all__ = ["SyncResource", "blocking", "is_resource", "wrap"]
+__all__ = ["SyncResource", "blocking", "has_coroutine_methods", "is_resource", "wrap"]
 
 
 _RESOURCE_TYPES: dict[type, bool] = {}
 
 
-def _has_coroutine_methods(cls: type) -> bool:
+def has_coroutine_methods(cls: type) -> bool:
     """Whether `cls` has public coroutine methods (remembered per class)."""
     known = _RESOURCE_TYPES.get(cls)
     if known is None:
@@ -44,7 +44,7 @@ def is_resource(value: object) -> bool:
         return True
     if isinstance(value, (str, bytes, int, float, bool, list, tuple, dict, Mapping)) or value is None:
         return False
-    return not callable(value) and _has_coroutine_methods(type(value))
+    return not callable(value) and has_coroutine_methods(type(value))
 
 
 def wrap(value: Any, portal: LoopThread, owner: object) -> Any:

@@ -202,5 +202,5 @@ def test_the_generator_refuses_shapes_it_cannot_mirror(
     odd = importlib.import_module("odd_resources")
     with pytest.raises(generator.SurfaceError, match="only @overload"):
         generator.resource_methods(odd.StaticResource)
-    text, _ = generator.resource_module("either", odd.EitherResource)  # awaited or wrapped, by value
+    text = generator.resource_module("either", odd.EitherResource)  # awaited or wrapped, by value
     assert "def either(self, follow: bool) -> int | SyncStream[int]:" in text
