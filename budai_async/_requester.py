@@ -52,22 +52,26 @@ def new_idempotency_key() -> str:
 MAX_IDEMPOTENCY_KEY_LENGTH: Final = 255
 
 
-def idempotency_key_or_new(key: object) -> str:
-    """The caller's key, checked (a header value: printable text), or a fresh one for None.
+def checked_idempotency_key(key: object, name: str = "idempotency_key") -> str:
+    """A caller's key (`name` is the argument it came in): non-empty printable ASCII of at most
+    255 characters, as the server's `Idempotency-Key` header takes, else a ValidationError.
 
-    An empty or non-string key is an error, not a silent fresh key: two calls passing ``""`` would
-    otherwise each start a run the caller believed was guarded.
+    An empty key is an error, not a silent fresh key: two calls passing ``""`` would otherwise each
+    start a run the caller believed was guarded.
     """
-    if key is None:
-        return new_idempotency_key()
     if not isinstance(key, str) or not key:
-        raise ValidationError(f"idempotency_key must be a non-empty string, got {key!r}")
+        raise ValidationError(f"{name} must be a non-empty string, got {key!r}")
     if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable() or not key.isascii():
         raise ValidationError(
-            f"idempotency_key must be printable ASCII of at most {MAX_IDEMPOTENCY_KEY_LENGTH} "
+            f"{name} must be printable ASCII of at most {MAX_IDEMPOTENCY_KEY_LENGTH} "
             f"characters (it is sent as a header), got {key!r}"
         )
     return key
+
+
+def idempotency_key_or_new(key: object) -> str:
+    """The caller's key, checked, or a fresh one for None."""
+    return new_idempotency_key() if key is None else checked_idempotency_key(key)
 
 
 def json_default(value: Any) -> Any:

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterable, Coroutine, Iterable, Mapping, Sequence, Sized
 from typing import Any
 
+from budai_async._requester import checked_idempotency_key
 from budai_async.batch._awaiting import ClientLike, ExecutionStream, as_completed, client_of, wait_all
 from budai_async.batch._chunking import (
     DEFAULT_CHUNK_BYTES,
@@ -112,10 +113,13 @@ async def create_many(
         # a chunk holds at most a tenth of a second's worth, so the pace is even at that grain
         chunk_size = max(1, min(chunk_size, math.ceil(rate_limit / 10)))
     defaults = Defaults(tags=tags, priority=priority, callbacks=callbacks, timeout_seconds=timeout_seconds)
+    key = (
+        f"batch_{uuid.uuid4().hex}" if batch_key is None else checked_idempotency_key(batch_key, "batch_key")
+    )
     batch = Batch(
         client,
         pipeline_id,
-        batch_key=batch_key or f"batch_{uuid.uuid4().hex}",
+        batch_key=key,
         defaults=defaults,
         concurrency=concurrency,
         rate_limit=rate_limit,

@@ -139,6 +139,16 @@ async def test_async_source_and_same_batch_key_replays(
     assert other[0].execution is not None and other[0].execution.id != first[0].execution.id  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("batch_key", ["", "two\nlines", "k" * 256])
+async def test_a_bad_batch_key_is_refused_before_sending(
+    client: AsyncBudClient, pipeline_id: str, server_app: web.Application, batch_key: str
+) -> None:
+    """Like an idempotency key: "" used to become a fresh random key, so a rerun created again."""
+    with pytest.raises(ValidationError, match="batch_key"):
+        await create_many(client, pipeline_id, [{"n": 0}], batch_key=batch_key)
+    assert await server_count(server_app) == 0
+
+
 async def test_chunks_split_when_the_server_refuses_their_size(
     make_bud_server: Any, server_config: ServerConfig
 ) -> None:
