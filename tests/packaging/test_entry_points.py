@@ -149,3 +149,15 @@ def test_python_dash_m_with_its_extra_runs_the_command(package: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert f"Usage: python -m {package}" in result.stdout
+
+
+def test_the_receiver_package_names_stay_in_step() -> None:
+    """`receiver/__init__` lists its names in `__all__` (mypy checks each is imported for it) and in
+    the lazy table; each must resolve, at run time, to the object in the module it is said to live in."""
+    import importlib
+
+    import receiver
+
+    assert sorted(receiver.__all__) == sorted(receiver._HOMES)
+    for name, home in receiver._HOMES.items():
+        assert getattr(receiver, name) is getattr(importlib.import_module(home), name), name
